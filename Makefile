@@ -1,0 +1,57 @@
+# The two commands: `make run` serves the app on an embedded SQLite database,
+# `make test` runs lint, types and the whole suite (SQLite, then PostgreSQL).
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/rocketdbaas
+PYTEST_ARGS ?=
+
+.PHONY: run test lint types test-sqlite test-postgres test-deps demo clean
+
+.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/pip install -q uv==0.13.9
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --all-extras
+	@touch $@
+
+run: $(VENV)/.synced
+	$(BIN)/rocketdbaas migrate --no-input -v 0
+	$(BIN)/rocketdbaas bootstrap
+	@if [ "$(DEMO)" = "1" ]; then $(BIN)/rocketdbaas demo; fi
+	$(BIN)/rocketdbaas serve --host $(HOST) --port $(PORT)
+
+demo: $(VENV)/.synced
+	$(BIN)/rocketdbaas migrate --no-input -v 0
+	$(BIN)/rocketdbaas demo
+
+test-deps:
+	@bash scripts/test-deps.sh
+
+lint: $(VENV)/.synced
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(VENV)/.synced
+	$(BIN)/mypy src
+
+test-sqlite: $(VENV)/.synced
+	env -u DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres: $(VENV)/.synced
+	@if $(BIN)/python scripts/pg_reachable.py "$(PG_TEST_URL)"; then \
+		DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest $(PYTEST_ARGS); \
+	elif [ "$$CI" = "true" ]; then \
+		echo "PostgreSQL at $(PG_TEST_URL) is required under CI but not reachable"; exit 1; \
+	else \
+		echo "SKIPPED: the PostgreSQL run ($(PG_TEST_URL) not reachable; set PG_TEST_URL)"; \
+	fi
+
+test: test-deps lint types test-sqlite test-postgres
+
+clean:
+	rm -rf $(VENV) .tools var

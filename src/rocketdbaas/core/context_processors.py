@@ -1,0 +1,5 @@
+from rocketdbaas.dbms import DbmsType
+
+
+def navigation(request):
+    return {"dbms_types": DbmsType.choices}

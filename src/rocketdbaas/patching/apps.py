@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PatchingConfig(AppConfig):
+    name = "rocketdbaas.patching"
+    label = "patching"

@@ -1,3 +1,3 @@
-from ninja import Router
+from rocketdbaas.core.schemas import ApiRouter
 
-router = Router()
+router = ApiRouter()

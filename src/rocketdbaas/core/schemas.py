@@ -1,0 +1,29 @@
+"""API schema conventions: camelCase JSON over snake_case Python."""
+
+from ninja import Router, Schema
+from pydantic import ConfigDict
+from pydantic.alias_generators import to_camel
+
+
+class CamelSchema(Schema):
+    """Fields are snake_case in Python and camelCase in JSON (both accepted on input)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+
+class ApiRouter(Router):
+    """A router whose responses use the schemas' camelCase aliases unless told otherwise."""
+
+    def add_api_operation(self, *args, by_alias=None, **kwargs):
+        return super().add_api_operation(*args, by_alias=True if by_alias is None else by_alias, **kwargs)
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, as every error answers."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict] | None = None

@@ -1,5 +1,7 @@
 """The DBMS types RocketDBaaS manages. Everything type-specific lives in dbms/<type>.py."""
 
+from types import ModuleType
+
 from django.db import models
 
 from rocketdbaas.core.errors import NotFound
@@ -19,3 +21,10 @@ def resolve_dbms_type(value: str) -> DbmsType:
         raise NotFound(
             f"Unknown dbmsType {value!r}; valid types are: {', '.join(valid)}.", validTypes=valid
         ) from None
+
+
+def get_module(dbms_type: str) -> ModuleType:
+    """The module that knows this DBMS type (dbms/<type>.py)."""
+    from rocketdbaas.dbms import mongodb, postgresql
+
+    return {DbmsType.POSTGRESQL: postgresql, DbmsType.MONGODB: mongodb}[DbmsType(dbms_type)]

@@ -1,12 +1,47 @@
 from django.contrib.auth.decorators import login_required
 from django.db import connection
+from django.db.models import Count
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+
+from rocketdbaas.dbms import DbmsType
+from rocketdbaas.inventory.models import Cluster, ClusterStatus, PoolStatus, Server
+
+
+def _url_or_none(name: str, **kwargs) -> str | None:
+    try:
+        return reverse(name, kwargs=kwargs)
+    except NoReverseMatch:
+        return None
 
 
 @login_required
 def home(request):
-    return render(request, "core/home.html")
+    """The fleet at a glance: clusters and servers per DBMS type, in two grouped queries."""
+    cluster_counts = {
+        (row["dbms_type"], row["status"]): row["n"]
+        for row in Cluster.objects.values("dbms_type", "status").annotate(n=Count("id")).order_by()
+    }
+    server_counts = {
+        (row["dbms_type"], row["status"]): row["n"]
+        for row in Server.objects.values("dbms_type", "status").annotate(n=Count("id")).order_by()
+    }
+    fleets = []
+    for dbms_type in DbmsType:
+        fleets.append(
+            {
+                "type": dbms_type,
+                "clusters": {
+                    s.value: cluster_counts.get((dbms_type.value, s.value), 0) for s in ClusterStatus
+                },
+                "servers": {s.value: server_counts.get((dbms_type.value, s.value), 0) for s in PoolStatus},
+                "clusters_url": _url_or_none("inventory:cluster-list", dbms_type=dbms_type.value),
+                "servers_url": _url_or_none("inventory:server-list", dbms_type=dbms_type.value),
+                "pool_url": _url_or_none("inventory:pool", dbms_type=dbms_type.value),
+            }
+        )
+    return render(request, "core/home.html", {"fleets": fleets})
 
 
 def healthz(request):

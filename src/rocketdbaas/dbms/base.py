@@ -27,20 +27,59 @@ class ServerState:
     version_num: int | None = None  # comparable, e.g. 150004 or 70012
     error: str = ""  # why it was not reachable (no secrets)
     details: dict[str, Any] = field(default_factory=dict)
+    databases: list["DatabaseSize"] = field(default_factory=list)  # filled by probe(), not read_state()
+
+    @property
+    def failure(self) -> str:
+        """ "" when reachable, else one of FAILURE_KINDS."""
+        return "" if self.reachable else failure_kind(self.error)
 
 
-def connection_target(server) -> ConnectionTarget:
+@dataclass(frozen=True)
+class DatabaseSize:
+    name: str
+    size_bytes: int
+
+
+# Why a server could not be read, as the collector records it.
+FAILURE_KINDS = ("unreachable", "auth_failed", "timeout", "error")
+
+
+def failure_kind(error: str) -> str:
+    """Classify a ServerState.error written by a DBMS module's describe_error."""
+    text = error.lower()
+    if text.startswith("authentication failed"):
+        return "auth_failed"
+    if text.startswith("timeout"):
+        return "timeout"
+    if text.startswith("unreachable"):
+        return "unreachable"
+    return "error"
+
+
+def connection_target(server, *, credentials: tuple[str, str] | None = None) -> ConnectionTarget:
     """How to reach an inventory Server.
 
-    Credentials (per dbmsType or per cluster, stored encrypted) are resolved by the
-    telemetry app's credential store; without one, the type's default user is used.
+    Credentials (per cluster, else per dbmsType; stored encrypted or referenced from the
+    environment or a secret file) are resolved by the telemetry app's credential store;
+    without one, the type's default user is used. A caller that reaches many servers passes
+    `credentials=(user, password)` it resolved in bulk, to save a query per server.
     """
+    from django.conf import settings
+
     from rocketdbaas.dbms import get_module
 
     module = get_module(server.dbms_type)
+    if credentials is None:
+        from rocketdbaas.telemetry.credentials import credentials_for
+
+        credentials = credentials_for(server)
+    user, password = credentials
     return ConnectionTarget(
         host=server.address,
         port=server.port or module.DEFAULT_PORT,
-        user=module.DEFAULT_USER,
+        user=user or module.DEFAULT_USER,
+        password=password,
         dbname=module.DEFAULT_DBNAME,
+        connect_timeout=float(getattr(settings, "DB_CONNECT_TIMEOUT_SECONDS", 5)),
     )

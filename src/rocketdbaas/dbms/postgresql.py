@@ -2,13 +2,15 @@
 
 import psycopg
 
-from rocketdbaas.dbms.base import ConnectionTarget, ServerState
+from rocketdbaas.dbms.base import ConnectionTarget, DatabaseSize, ServerState
 
 DEFAULT_PORT = 5432
 DEFAULT_USER = "postgres"
 DEFAULT_DBNAME = "postgres"
 ROLES = ("primary", "replica")
 PRIMARY_ROLE = "primary"
+# Present on every server; reports may leave it out of database counts.
+SYSTEM_DATABASES = ("postgres",)
 
 
 def connect(target: ConnectionTarget, **kwargs) -> psycopg.Connection:
@@ -58,3 +60,88 @@ def describe_error(exc: Exception) -> str:
     if "Connection refused" in text or "could not connect" in text or "connection failed" in text:
         return "unreachable: connection refused"
     return text[:300]
+
+
+def parse_version(text: str) -> int | None:
+    """ "15.4" -> 150004, "16" -> 160000; None if it is not a PostgreSQL 10+ version."""
+    parts = text.strip().split(".")
+    if not 1 <= len(parts) <= 2 or not all(p.isdigit() for p in parts):
+        return None
+    major, minor = int(parts[0]), int(parts[1]) if len(parts) == 2 else 0
+    return major * 10000 + minor if major >= 10 and minor < 10000 else None
+
+
+# Databases a login may not connect to still have a size, but pg_database_size() refuses
+# them without CONNECT; they are reported with size None rather than failing the probe.
+_DATABASE_SIZES = """
+SELECT datname,
+       CASE WHEN has_database_privilege(oid, 'CONNECT') THEN pg_database_size(oid) END
+FROM pg_database WHERE NOT datistemplate ORDER BY datname
+"""
+
+# Without pg_monitor the rows are visible but the lag columns are NULL.
+_REPLICAS = """
+SELECT application_name, host(client_addr), state, sync_state,
+       EXTRACT(epoch FROM replay_lag)::float8,
+       pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint
+FROM pg_stat_replication ORDER BY application_name, client_addr
+"""
+
+_UPSTREAM = """
+SELECT (SELECT status FROM pg_stat_wal_receiver),
+       (SELECT sender_host FROM pg_stat_wal_receiver),
+       (SELECT sender_port FROM pg_stat_wal_receiver),
+       pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint,
+       EXTRACT(epoch FROM now() - pg_last_xact_replay_timestamp())::float8
+"""
+
+
+def probe(target: ConnectionTarget, statement_timeout_ms: int = 10000) -> ServerState:
+    """Everything the collector records: version, role, each database's size, replication."""
+    try:
+        with connect(target, options=f"-c statement_timeout={int(statement_timeout_ms)}") as conn:
+            row = conn.execute(
+                "SELECT current_setting('server_version_num')::int, pg_is_in_recovery()"
+            ).fetchone()
+            assert row is not None
+            version_num, in_recovery = row
+            databases = [
+                DatabaseSize(name, size) for name, size in conn.execute(_DATABASE_SIZES) if size is not None
+            ]
+            details = _replication(conn, in_recovery)
+    except psycopg.Error as exc:
+        return ServerState(reachable=False, error=describe_error(exc))
+    return ServerState(
+        reachable=True,
+        role="replica" if in_recovery else "primary",
+        version=format_version(version_num),
+        version_num=version_num,
+        details=details,
+        databases=databases,
+    )
+
+
+def _replication(conn: psycopg.Connection, in_recovery: bool) -> dict:
+    if not in_recovery:
+        return {
+            "replicas": [
+                {
+                    "name": name,
+                    "clientAddr": addr,
+                    "state": state,
+                    "syncState": sync_state,
+                    "replayLagSeconds": lag_s,
+                    "replayLagBytes": lag_b,
+                }
+                for name, addr, state, sync_state, lag_s, lag_b in conn.execute(_REPLICAS)
+            ]
+        }
+    row = conn.execute(_UPSTREAM).fetchone()
+    assert row is not None
+    status, host, port, lag_bytes, replay_age = row
+    return {
+        "upstream": {"host": host, "port": port, "status": status} if status else None,
+        "replayLagBytes": lag_bytes,
+        # Time since the last replayed transaction: lag when the primary is busy, idle time when not.
+        "lastReplayAgeSeconds": replay_age,
+    }

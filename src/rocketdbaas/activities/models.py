@@ -17,12 +17,28 @@ class ActivityType(models.TextChoices):
     POOL_CHANGE = "PoolChange"
     CLUSTER_CHANGE = "ClusterChange"
     OTHER = "Other"
+    # A row that amends an earlier one (ticket link, planned flag); its own type, so that
+    # counting Failovers or Downs never counts a correction twice.
+    CORRECTION = "Correction"
+
+
+class AppendOnlyError(Exception):
+    """Raised when code tries to change or remove an audit row."""
+
+
+class ActivityQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Activities are append-only; record a correction instead.")
+
+    def delete(self):
+        raise AppendOnlyError("Activities are append-only; they are never deleted.")
 
 
 class Activity(models.Model):
     """Append-only audit log of what happened to a cluster, a server or the pool.
 
-    A correction is a new row that references the one it corrects.
+    A correction is a new row that references the one it corrects. On PostgreSQL a trigger
+    also refuses UPDATE and DELETE, so not even raw SQL rewrites history.
     """
 
     dbms_type = models.CharField(max_length=16, choices=DbmsType.choices, db_index=True)
@@ -47,6 +63,8 @@ class Activity(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = ActivityQuerySet.as_manager()
+
     class Meta:
         ordering = ["-occurred_at", "-id"]
         verbose_name_plural = "activities"
@@ -57,3 +75,11 @@ class Activity(models.Model):
 
     def __str__(self):
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.type}: {self.summary}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("Activities are append-only; record a correction instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Activities are append-only; they are never deleted.")

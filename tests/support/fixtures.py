@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from rocketdbaas.accounts.models import ApiToken, Role, User
+from tests.support.smtp import smtp_server  # noqa: F401 - shared fixture: a real SMTP server
 
 
 class ApiClient:

@@ -1,0 +1,135 @@
+"""Patch run events as the notification service sees them, and the adapter from the patching signals.
+
+The notification service only knows these small dataclasses; `patch_event_from_run` turns a PatchRun
+(and, for a failure, its step) into one, grouped by application.
+"""
+
+import logging
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Any
+
+from django.conf import settings
+from django.urls import NoReverseMatch, reverse
+
+from rocketdbaas.contacts.models import NotificationEvent
+
+logger = logging.getLogger(__name__)
+
+# PatchStep.outcome of a step that failed; the only step outcome that is worth an email.
+FAILED_OUTCOME = "failed"
+
+
+@dataclass(frozen=True)
+class ServerOutcome:
+    cluster: str
+    server: str
+    outcome: str
+    version_before: str = ""
+    version_after: str = ""
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class ApplicationServers:
+    """The part of a run that concerns one application: its clusters' servers, in patch order."""
+
+    application_id: int
+    servers: tuple[ServerOutcome, ...]
+
+    @property
+    def clusters(self) -> list[tuple[str, list[ServerOutcome]]]:
+        order: dict[str, list[ServerOutcome]] = {}
+        for server in self.servers:
+            order.setdefault(server.cluster, []).append(server)
+        return list(order.items())
+
+
+@dataclass(frozen=True)
+class PatchEvent:
+    event: NotificationEvent
+    key: str  # unique per occurrence; with application and recipient it makes each email idempotent
+    run_id: int
+    dbms_type: str
+    patch_type: str
+    patch_version: str
+    run_status: str
+    run_url: str
+    applications: tuple[ApplicationServers, ...]
+    failed_server: str = ""
+
+
+def run_url(run_id: int) -> str:
+    try:
+        path = reverse("patching:run-detail", args=[run_id])
+    except NoReverseMatch:
+        logger.warning("No run page to link to for patch run %s", run_id)
+        return ""
+    return settings.BASE_URL.rstrip("/") + path
+
+
+def _event_key(event: NotificationEvent, run: Any, step: Any = None) -> str:
+    key = f"patch-run:{run.id}:{event.value}"
+    return f"{key}:step:{step.id}" if step is not None else key
+
+
+def patch_event_from_run(event: NotificationEvent, run: Any, step: Any = None) -> PatchEvent:
+    """Build the event from a PatchRun; for a failed step, only its application is told."""
+    steps = run.steps.select_related("cluster", "server").order_by("cluster__application_id", "id")
+    if step is not None:
+        steps = steps.filter(cluster__application_id=step.cluster.application_id)
+    applications = tuple(
+        ApplicationServers(
+            application_id=application_id,
+            servers=tuple(
+                ServerOutcome(
+                    cluster=s.cluster.name,
+                    server=s.server.name,
+                    outcome=s.outcome or s.status,
+                    version_before=s.version_before or "",
+                    version_after=s.version_after or "",
+                    exit_code=s.exit_code,
+                )
+                for s in app_steps
+            ),
+        )
+        for application_id, app_steps in groupby(steps, key=lambda s: s.cluster.application_id)
+    )
+    return PatchEvent(
+        event=event,
+        key=_event_key(event, run, step),
+        run_id=run.id,
+        dbms_type=run.dbms_type,
+        patch_type=run.patch_type,
+        patch_version=run.patch_version,
+        run_status=run.status,
+        run_url=run_url(run.id),
+        applications=applications,
+        failed_server=step.server.name if step is not None else "",
+    )
+
+
+def _announce(event: NotificationEvent, run: Any, step: Any = None) -> None:
+    # A dry run only checks; it touches no server, so there is nothing to tell contacts.
+    if getattr(run, "dry_run", False):
+        return
+    from rocketdbaas.contacts.services import notify_patch_event
+
+    try:
+        notify_patch_event(patch_event_from_run(event, run, step))
+    except Exception:
+        # Email must never fail a patch: the signal is sent from the run's own code path.
+        logger.exception("Could not queue %s emails for patch run %s", event.value, run.id)
+
+
+def on_run_started(sender, run, **kwargs) -> None:
+    _announce(NotificationEvent.PATCH_STARTED, run)
+
+
+def on_step_finished(sender, run, step, **kwargs) -> None:
+    if step.outcome == FAILED_OUTCOME:
+        _announce(NotificationEvent.PATCH_SERVER_FAILED, run, step)
+
+
+def on_run_finished(sender, run, **kwargs) -> None:
+    _announce(NotificationEvent.PATCH_FINISHED, run)

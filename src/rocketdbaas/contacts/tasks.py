@@ -1,0 +1,19 @@
+"""Email delivery runs as a task: after each commit that queues emails, on each retry, and as a sweep."""
+
+from dataclasses import asdict
+from datetime import timedelta
+
+from django.conf import settings
+from django_tasks import task
+
+from rocketdbaas.contacts.services import deliver_due_notifications
+from rocketdbaas.core.scheduler import periodic
+
+
+# The sweep picks up what an immediate re-enqueue cannot: backends without deferred tasks, and
+# messages whose task was lost (e.g. the process stopped between commit and enqueue).
+@periodic(every=timedelta(seconds=getattr(settings, "CONTACTS_EMAIL_SWEEP_SECONDS", 60)))
+@task()
+def deliver_notifications() -> dict[str, int]:
+    """Send every due notification email; the return value counts sent, failed and retrying ones."""
+    return asdict(deliver_due_notifications())

@@ -45,6 +45,31 @@ class ServerRole(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
 
 
+# The roles a server may have in a cluster of each DBMS type ("unknown" until detected).
+ROLES_BY_DBMS_TYPE: dict[str, frozenset[str]] = {
+    DbmsType.POSTGRESQL: frozenset({ServerRole.PRIMARY, ServerRole.REPLICA, ServerRole.UNKNOWN}),
+    DbmsType.MONGODB: frozenset(
+        {
+            ServerRole.PRIMARY,
+            ServerRole.SECONDARY,
+            ServerRole.ARBITER,
+            ServerRole.HIDDEN,
+            ServerRole.CONFIG,
+            ServerRole.MONGOS,
+            ServerRole.UNKNOWN,
+        }
+    ),
+}
+
+# Every legal pool transition (DESIGN §3); anything else is a 409 naming the current state.
+POOL_TRANSITIONS: dict[str, frozenset[str]] = {
+    PoolStatus.FREE: frozenset({PoolStatus.LOCKED, PoolStatus.USED, PoolStatus.RETIRED}),
+    PoolStatus.LOCKED: frozenset({PoolStatus.FREE, PoolStatus.USED}),
+    PoolStatus.USED: frozenset({PoolStatus.FREE}),
+    PoolStatus.RETIRED: frozenset(),
+}
+
+
 class Application(models.Model):
     """What clusters serve; has contacts, owners and a cost centre."""
 

@@ -50,6 +50,12 @@ class ApiClient:
         return self.request("DELETE", path, json=json, **kw)
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2's deliberate slowness costs ~0.3 s per test user; tests don't need it."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def make_user(username: str, role: Role, **extra) -> User:
     user = User.objects.create_user(username=username, password="correct-horse-9", role=role, **extra)
     return user

@@ -22,7 +22,8 @@ class Panel:
 def cluster_panels(request, cluster) -> list[Panel]:
     panels: list[Panel] = []
     for app in settings.INSTALLED_APPS:
-        if not app.startswith("rocketdbaas."):
+        # core.panels is this module: importing it as an app's panels would recurse.
+        if not app.startswith("rocketdbaas.") or app == "rocketdbaas.core":
             continue
         try:
             module = import_module(f"{app}.panels")

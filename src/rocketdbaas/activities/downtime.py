@@ -16,7 +16,7 @@ once), P is the union of the planned ones, and U = |D| - |P| is the unplanned do
 inside a planned window is never also unplanned). T is the period's length.
   unplanned availability = 1 - U / (T - P)   (None when the whole period was planned downtime)
   overall availability   = 1 - (U + P) / T
-Incidents are the connected unions of unplanned outages; MTTR averages the full (unclipped)
+Incidents are overlapping unplanned outages joined together; MTTR averages the full (unclipped)
 length of those resolved inside the period, so each incident counts in exactly one month.
 """
 
@@ -163,11 +163,13 @@ def summarize(
     unresolved = [o for o in outages if not o.resolved and o.start < period_end and o.end >= period_start]
     ongoing_since = min((o.start for o in unresolved), default=None)
 
-    # Incidents: connected unions of unplanned outages, each resolved when none of its outages
-    # is still open.
+    # Incidents: overlapping unplanned outages joined, each resolved when none of its outages
+    # is still open. Outages that only touch (an Up and a new Down at the same instant) stay
+    # separate incidents, so history the SQL skips (everything closed before the period) never
+    # changes an incident that reaches into the period.
     incidents: list[tuple[datetime, datetime, bool]] = []
     for start, end, resolved in sorted((o.start, o.end, o.resolved) for o in outages if not o.planned):
-        if incidents and start <= incidents[-1][1]:
+        if incidents and start < incidents[-1][1]:
             last = incidents[-1]
             incidents[-1] = (last[0], max(last[1], end), last[2] and resolved)
         else:

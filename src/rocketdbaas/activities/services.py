@@ -10,7 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Value, Window
+from django.db.models import Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Value, Window
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -400,18 +400,21 @@ def month_bounds(period: str | None, now: datetime | None = None) -> tuple[datet
 
 
 def _downtime_event_rows(dbms_type: str, period_end: datetime, period_start: datetime, cluster_ids):
-    """Every cluster's Down/Up events in one ordered query.
+    """Every cluster's relevant Down/Up events in one ordered query.
 
-    History before a cluster's last whole-cluster Up preceding the period is skipped in SQL
-    (a window function finds it): that Up closed every outage, so nothing earlier can reach
-    into the period.
+    Two window functions bound what is read, per cluster: history before the last whole-cluster
+    Up preceding the period is skipped (that Up closed every outage, so nothing earlier reaches
+    into the period), and after the period only the Ups that may close an outage still open at
+    its end are read, up to the first whole-cluster Up.
     """
     latest_planned = Subquery(_corrections_of_outer().filter(planned__isnull=False).values("planned")[:1])
+    whole_cluster_up = Q(type=ActivityType.UP, server__isnull=True)
     anchor = Window(
-        Max(
-            "occurred_at",
-            filter=Q(type=ActivityType.UP, server__isnull=True, occurred_at__lt=period_start),
-        ),
+        Max("occurred_at", filter=whole_cluster_up & Q(occurred_at__lt=period_start)),
+        partition_by=[F("cluster_id")],
+    )
+    closer = Window(
+        Min("occurred_at", filter=whole_cluster_up & Q(occurred_at__gte=period_end)),
         partition_by=[F("cluster_id")],
     )
     qs = Activity.objects.filter(
@@ -419,13 +422,18 @@ def _downtime_event_rows(dbms_type: str, period_end: datetime, period_start: dat
         type__in=[ActivityType.DOWN, ActivityType.UP],
         corrects__isnull=True,
         cluster__isnull=False,
-        occurred_at__lt=period_end,
     )
     if cluster_ids is not None:
         qs = qs.filter(cluster_id__in=cluster_ids)
     return (
-        qs.annotate(anchor=anchor, eff_planned=Coalesce(latest_planned, F("planned"), Value(False)))
+        qs.annotate(
+            anchor=anchor, closer=closer, eff_planned=Coalesce(latest_planned, F("planned"), Value(False))
+        )
         .filter(Q(anchor__isnull=True) | Q(occurred_at__gte=F("anchor")))
+        .filter(
+            Q(occurred_at__lt=period_end)
+            | (Q(type=ActivityType.UP) & (Q(closer__isnull=True) | Q(occurred_at__lte=F("closer"))))
+        )
         .order_by("cluster_id", "occurred_at", "id")
         .values_list("cluster_id", "occurred_at", "type", "server_id", "eff_planned")
     )

@@ -83,3 +83,37 @@ def connection_target(server, *, credentials: tuple[str, str] | None = None) -> 
         dbname=module.DEFAULT_DBNAME,
         connect_timeout=float(getattr(settings, "DB_CONNECT_TIMEOUT_SECONDS", 5)),
     )
+
+
+# ---------------------------------------------------------------- rolling patching
+
+
+@dataclass(frozen=True)
+class HealthLimits:
+    """How far behind a replica may be and still count as healthy (per cluster settings)."""
+
+    max_lag_bytes: int = 16 * 1024 * 1024  # PostgreSQL: WAL not yet replayed
+    max_lag_seconds: float = 30.0  # MongoDB: oplog behind the primary
+
+
+@dataclass
+class ClusterHealth:
+    """The live cluster as the patcher sees it before and after touching a member.
+
+    `states` maps each member's name to what it reported; `primary` is the member the
+    cluster itself considers primary (None if there is not exactly one).
+    """
+
+    states: dict[str, ServerState] = field(default_factory=dict)
+    primary: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+
+def patch_order(module, roles: dict[str, str], primary: str | None) -> list[str]:
+    """Members in the order they are patched: the module's rank for each live role
+    (replicas/secondaries first), the primary always last, ties by name."""
+    return sorted(roles, key=lambda name: (name == primary, module.patch_rank(roles[name]), name))

@@ -3,10 +3,12 @@
 The parsing functions take the server's documents as they are, so they can be tested on
 recorded replies (no mongod can be installed on these machines)."""
 
+import contextlib
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from rocketdbaas.dbms.base import ConnectionTarget, DatabaseSize, ServerState
+from rocketdbaas.dbms.base import ClusterHealth, ConnectionTarget, DatabaseSize, HealthLimits, ServerState
 
 DEFAULT_PORT = 27017
 DEFAULT_USER = ""
@@ -135,3 +137,110 @@ def probe(target: ConnectionTarget) -> ServerState:
         details=replication_from_hello(hello),
         databases=databases_from_list(listed),
     )
+
+
+# ---------------------------------------------------------------- rolling patching
+
+SECONDARY_ROLE = "secondary"
+# replSetStepDown is built in, so the primary is handed over unless a cluster says otherwise.
+DEFAULT_PRIMARY_STRATEGY = "switchover"
+_HEALTHY_MEMBER_STATES = frozenset({"PRIMARY", "SECONDARY", "ARBITER"})
+
+
+def patch_rank(role: str) -> int:
+    """Hidden members first (no clients read them), then secondaries, arbiters, config servers."""
+    return {"hidden": 0, "secondary": 1, "arbiter": 2, "config": 3, "mongos": 4}.get(role, 5)
+
+
+def health_from_repl_status(
+    status: dict[str, Any], limits: HealthLimits, names: dict[str, str] | None = None
+) -> tuple[str | None, list[str]]:
+    """(the primary's member name, problems) from a replSetGetStatus reply.
+
+    Every member must be healthy and PRIMARY, SECONDARY or ARBITER; exactly one PRIMARY; each
+    SECONDARY's last applied optime no more than limits.max_lag_seconds behind the primary's.
+    `names` maps replica-set member names (host:port) to inventory names for the messages.
+    """
+    names = names or {}
+    members = status.get("members", [])
+
+    def label(member: dict[str, Any]) -> str:
+        return names.get(member.get("name", ""), member.get("name", "?"))
+
+    problems: list[str] = []
+    for member in members:
+        state = member.get("stateStr", "?")
+        if member.get("health", 1) != 1:
+            why = member.get("lastHeartbeatMessage") or state
+            problems.append(f"{label(member)} is down ({why})")
+        elif state not in _HEALTHY_MEMBER_STATES:
+            problems.append(f"{label(member)} is {state}")
+    primaries = [m for m in members if m.get("stateStr") == "PRIMARY" and m.get("health", 1) == 1]
+    if len(primaries) != 1:
+        problems.append(f"expected one primary, found {len(primaries)}")
+        return None, problems
+    primary = primaries[0]
+    primary_optime = primary.get("optimeDate")
+    for member in members:
+        optime = member.get("optimeDate")
+        if member.get("stateStr") != "SECONDARY" or member.get("health", 1) != 1:
+            continue
+        if isinstance(primary_optime, datetime) and isinstance(optime, datetime):
+            lag = (primary_optime - optime).total_seconds()
+            if lag > limits.max_lag_seconds:
+                problems.append(
+                    f"{label(member)} is {lag:.0f}s behind the primary (limit {limits.max_lag_seconds:.0f}s)"
+                )
+    return primary.get("name"), problems
+
+
+def check_cluster_health(
+    members: Sequence[tuple[str, ConnectionTarget]], limits: HealthLimits
+) -> ClusterHealth:
+    """Each member answers hello; the replica set's own view (replSetGetStatus) is healthy."""
+    from pymongo.errors import OperationFailure, PyMongoError
+
+    health = ClusterHealth()
+    names: dict[str, str] = {}
+    status: dict[str, Any] | None = None
+    for name, target in members:
+        names[f"{target.host}:{target.port}"] = name
+        try:
+            with client(target) as c:
+                hello = c.admin.command("hello")
+                build_info = c.admin.command("buildInfo")
+                if status is None and hello.get("msg") != "isdbgrid":
+                    status = c.admin.command("replSetGetStatus")
+        except OperationFailure as exc:
+            health.states[name] = ServerState(reachable=False, error=str(exc)[:300])
+            health.problems.append(f"{name} is down ({health.states[name].error})")
+            continue
+        except PyMongoError as exc:
+            health.states[name] = ServerState(reachable=False, error=f"unreachable: {type(exc).__name__}")
+            health.problems.append(f"{name} is down (unreachable)")
+            continue
+        if hello.get("me"):
+            names[hello["me"]] = name
+        version, version_num = version_from_build_info(build_info)
+        health.states[name] = ServerState(
+            reachable=True, role=role_from_hello(hello), version=version, version_num=version_num
+        )
+    if status is None:
+        if not health.problems:
+            health.problems.append("no member answered replSetGetStatus")
+        return health
+    primary, problems = health_from_repl_status(status, limits, names)
+    health.problems.extend(p for p in problems if p not in health.problems)
+    health.primary = names.get(primary) if primary else None
+    if primary and health.primary is None:
+        health.problems.append(f"the primary {primary} is not a server of this cluster")
+    return health
+
+
+def step_down(target: ConnectionTarget, seconds: int = 60, catch_up_seconds: int = 10) -> None:
+    """replSetStepDown on the primary: a caught-up secondary is elected in its place."""
+    from pymongo.errors import AutoReconnect
+
+    # Before 4.2 the primary closed every connection when stepping down: that is success.
+    with client(target) as c, contextlib.suppress(AutoReconnect):
+        c.admin.command("replSetStepDown", seconds, secondaryCatchUpPeriodSecs=catch_up_seconds)

@@ -1,8 +1,10 @@
 """PostgreSQL: roles are primary/replica, read from pg_is_in_recovery()."""
 
+from collections.abc import Sequence
+
 import psycopg
 
-from rocketdbaas.dbms.base import ConnectionTarget, DatabaseSize, ServerState
+from rocketdbaas.dbms.base import ClusterHealth, ConnectionTarget, DatabaseSize, HealthLimits, ServerState
 
 DEFAULT_PORT = 5432
 DEFAULT_USER = "postgres"
@@ -145,3 +147,99 @@ def _replication(conn: psycopg.Connection, in_recovery: bool) -> dict:
         # Time since the last replayed transaction: lag when the primary is busy, idle time when not.
         "lastReplayAgeSeconds": replay_age,
     }
+
+
+# ---------------------------------------------------------------- rolling patching
+
+REPLICA_ROLE = "replica"
+# Without Patroni or a switchover command there is no safe way to move the primary role.
+DEFAULT_PRIMARY_STRATEGY = "in_place"
+
+
+def patch_rank(role: str) -> int:
+    return {"replica": 0, "primary": 2}.get(role, 1)
+
+
+_REPLICA_HEALTH = """
+SELECT (SELECT status FROM pg_stat_wal_receiver),
+       pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn())::bigint
+"""
+
+
+def check_cluster_health(
+    members: Sequence[tuple[str, ConnectionTarget]], limits: HealthLimits
+) -> ClusterHealth:
+    """Every member up, exactly one primary, and each replica streaming from it with its
+    replay no further behind the primary's current WAL position than limits.max_lag_bytes."""
+    health = ClusterHealth()
+    for name, target in members:
+        state = read_state(target)
+        health.states[name] = state
+        if not state.reachable:
+            health.problems.append(f"{name} is down ({state.error})")
+    primaries = [n for n, s in health.states.items() if s.reachable and s.role == "primary"]
+    if len(primaries) != 1:
+        health.problems.append(
+            f"expected one primary, found {len(primaries)}"
+            + (f": {', '.join(primaries)}" if primaries else "")
+        )
+        return health
+    health.primary = primaries[0]
+    targets = dict(members)
+    try:
+        with connect(targets[health.primary]) as conn:
+            row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+            assert row is not None
+            primary_lsn = row[0]
+    except psycopg.Error as exc:
+        health.problems.append(f"{health.primary} is down ({describe_error(exc)})")
+        return health
+    for name, state in health.states.items():
+        if not state.reachable or state.role != REPLICA_ROLE:
+            continue
+        try:
+            with connect(targets[name]) as conn:
+                row = conn.execute(_REPLICA_HEALTH, (primary_lsn,)).fetchone()
+                assert row is not None
+                receiver, lag = row
+        except psycopg.Error as exc:
+            health.problems.append(f"{name} is down ({describe_error(exc)})")
+            continue
+        state.details["replayLagBytes"] = lag
+        if receiver != "streaming":
+            health.problems.append(
+                f"{name} is not streaming from the primary (WAL receiver: {receiver or 'none'})"
+            )
+        elif lag is not None and lag > limits.max_lag_bytes:
+            health.problems.append(f"{name} is {lag} bytes behind the primary (limit {limits.max_lag_bytes})")
+    return health
+
+
+def patroni_switchover(base_url: str, leader: str, candidate: str | None, timeout: float = 30.0) -> str:
+    """Ask Patroni's REST API to hand the leader role over; returns Patroni's answer.
+
+    Patroni names members by their Patroni name, which RocketDBaaS takes to be the server name."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    if not base_url.startswith(("http://", "https://")):
+        raise ValueError(f"Patroni URL must be http(s): {base_url!r}")
+    body: dict[str, str] = {"leader": leader}
+    if candidate:
+        body["candidate"] = candidate
+    request = urllib.request.Request(  # noqa: S310 - scheme checked above
+        base_url.rstrip("/") + "/switchover",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return response.read().decode(errors="replace")[:500]
+    except urllib.error.HTTPError as exc:
+        raise RuntimeError(
+            f"Patroni refused the switchover ({exc.code}): {exc.read().decode(errors='replace')[:300]}"
+        ) from exc
+    except OSError as exc:
+        raise RuntimeError(f"Patroni API unreachable: {exc}") from exc

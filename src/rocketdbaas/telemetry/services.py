@@ -25,9 +25,10 @@ from django.db.models import Count, DateField, F, Max, OuterRef, Q, QuerySet, Su
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
+from rocketdbaas.accounts.models import Role
 from rocketdbaas.activities.models import Activity, ActivityType
 from rocketdbaas.activities.services import record_activity
-from rocketdbaas.core.errors import Conflict, Invalid, NotFound
+from rocketdbaas.core.errors import Conflict, Forbidden, Invalid, NotFound
 from rocketdbaas.dbms import DbmsType, get_module
 from rocketdbaas.dbms.base import ServerState, connection_target
 from rocketdbaas.inventory.models import Cluster, ClusterStatus, PoolStatus, Server
@@ -81,6 +82,44 @@ def gigs(size_bytes: int | None) -> float | None:
 
 def is_system_database(dbms_type: str, name: str) -> bool:
     return name in get_module(dbms_type).SYSTEM_DATABASES
+
+
+# --------------------------------------------------------------------------- lookups
+
+
+def require_fleet_reader(user) -> None:
+    """Fleet-wide telemetry (runs, every server's errors) is for admins, DBAs and viewers."""
+    if getattr(user, "role", None) not in (Role.ADMIN, Role.DBA, Role.VIEWER):
+        raise Forbidden("Fleet telemetry needs the admin, dba or viewer role.")
+
+
+def find_cluster(dbms_type: str, name: str, *, user=None, field: str | None = None) -> Cluster:
+    """A cluster by name. Owners see only their applications' clusters. Named in a request body
+    (`field`), an unknown one is a 422 on that field; in a URL, a 404."""
+    qs = Cluster.objects.filter(dbms_type=dbms_type, name=name).select_related("application")
+    if user is not None and getattr(user, "role", None) == Role.OWNER:
+        qs = qs.filter(application__owners=user)
+    cluster = qs.first()
+    if cluster is None:
+        detail = f"No {dbms_type} cluster named {name!r}."
+        if field:
+            raise Invalid(detail, errors=[{"field": field, "message": detail}])
+        raise NotFound(detail)
+    return cluster
+
+
+def runs_for(dbms_type: str) -> QuerySet[CollectionRun]:
+    """Runs that covered this dbmsType (its own, and the all-types scheduled ones)."""
+    return CollectionRun.objects.filter(Q(dbms_type=dbms_type) | Q(dbms_type="")).order_by(
+        "-created_at", "-id"
+    )
+
+
+def get_run(dbms_type: str, run_id: int) -> CollectionRun:
+    run = runs_for(dbms_type).select_related("cluster", "requested_by").filter(pk=run_id).first()
+    if run is None:
+        raise NotFound(f"No {dbms_type} collection run {run_id}.")
+    return run
 
 
 # --------------------------------------------------------------------------- collection
@@ -555,15 +594,16 @@ def record_pushed_sizes(dbms_type: str, items: list[PushedSize]) -> int:
 
 def _upsert_pushed_databases(rows: list[SizeSample]) -> None:
     newest: dict[tuple[int, str], SizeSample] = {}
+    oldest: dict[tuple[int, str], datetime] = {}
     for sample in rows:
         key = (sample.cluster_id, sample.database)
         if key not in newest or sample.sampled_at > newest[key].sampled_at:
             newest[key] = sample
-    cluster_ids = {cid for cid, _ in newest}
+        oldest[key] = min(oldest.get(key, sample.sampled_at), sample.sampled_at)
     existing = {
         (d.cluster_id, d.name): d
         for d in DatabaseInfo.objects.select_for_update().filter(
-            cluster_id__in=cluster_ids, name__in={name for _, name in newest}
+            cluster_id__in={cid for cid, _ in newest}, name__in={name for _, name in newest}
         )
     }
     to_create: list[DatabaseInfo] = []
@@ -578,21 +618,16 @@ def _upsert_pushed_databases(rows: list[SizeSample]) -> None:
                     size_bytes=sample.size_bytes,
                     reported_by=sample.server,
                     source=SampleSource.PUSHED,
-                    first_seen_at=sample.sampled_at,
+                    first_seen_at=oldest[key],
                     last_seen_at=sample.sampled_at,
                 )
             )
-        elif sample.sampled_at >= row.last_seen_at:
-            row.size_bytes, row.reported_by, row.source = (
-                sample.size_bytes,
-                sample.server,
-                SampleSource.PUSHED,
-            )
-            row.last_seen_at = sample.sampled_at
-            to_update.append(row)
-        elif sample.sampled_at < row.first_seen_at:
-            row.first_seen_at = sample.sampled_at
-            to_update.append(row)
+            continue
+        if sample.sampled_at >= row.last_seen_at:
+            row.size_bytes, row.reported_by = sample.size_bytes, sample.server
+            row.source, row.last_seen_at = SampleSource.PUSHED, sample.sampled_at
+        row.first_seen_at = min(row.first_seen_at, oldest[key])
+        to_update.append(row)
     DatabaseInfo.objects.bulk_create(to_create)
     DatabaseInfo.objects.bulk_update(
         to_update, ["size_bytes", "reported_by", "source", "first_seen_at", "last_seen_at"]

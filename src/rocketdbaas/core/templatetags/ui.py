@@ -47,3 +47,11 @@ def sortable_th(context, field: str, label: str, css: str = ""):
     params["sort"] = f"-{field}" if direction == "asc" else field
     params.pop("page", None)
     return {"url": f"?{params.urlencode()}", "label": label, "direction": direction, "css": css}
+
+
+@register.simple_tag(takes_context=True)
+def render_panel(context, panel):
+    """Render a core.panels.Panel with the page's context plus its own (`panel` and panel.context)."""
+    template = context.template.engine.get_template(panel.template)
+    with context.push(panel=panel, **panel.context):
+        return template.render(context)

@@ -100,7 +100,10 @@ class CollectionResult(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "server"], name="telemetry_result_once_per_run")
         ]
-        indexes = [models.Index(fields=["server", "outcome", "collected_at"])]
+        indexes = [
+            models.Index(fields=["server", "outcome", "collected_at"]),
+            models.Index(fields=["cluster", "outcome", "collected_at"]),
+        ]
 
     def __str__(self):
         return f"{self.server_id} in run {self.run_id}: {self.outcome}"

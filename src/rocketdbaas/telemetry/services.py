@@ -477,7 +477,7 @@ def explained_role_changes(
 
     A patch step writes a Patch activity and a switchover a Switchover one; a Failover someone
     already recorded must not be recorded twice. Patch steps that are still running (no
-    activity yet) count too, when the patching app provides them.
+    activity yet) count too.
     """
     rows = Activity.objects.filter(
         cluster_id__in=cluster_ids,
@@ -496,12 +496,19 @@ def explained_role_changes(
 def _patch_steps_between(
     cluster_ids: list[int], since: datetime, until: datetime
 ) -> Iterable[tuple[int, datetime]]:
-    """(cluster id, time) of patch steps active in the window, if the patching app records them."""
-    try:
-        from rocketdbaas.patching.services import steps_active_between  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    return steps_active_between(cluster_ids, since, until)
+    """(cluster id, time) of patch steps that ran, or are still running, inside the window.
+
+    Read straight from the patching ledger: a step mid-switchover has written no activity yet.
+    """
+    from rocketdbaas.patching.models import PatchStep
+
+    steps = PatchStep.objects.filter(
+        Q(finished_at__isnull=True) | Q(finished_at__gte=since),
+        cluster_id__in=cluster_ids,
+        started_at__isnull=False,
+        started_at__lte=until,
+    ).values_list("cluster_id", "started_at")
+    return [(cluster_id, max(started, since)) for cluster_id, started in steps]
 
 
 # --------------------------------------------------------------------------- push API

@@ -243,3 +243,40 @@ def test_promotion_explained_by_a_planned_switchover_is_not_a_failover(db, pg_cl
 
     assert not Activity.objects.filter(type=ActivityType.FAILOVER).exists()
     assert Server.objects.get(name="catalog-db2").role == "primary"
+
+
+def test_promotion_during_a_running_patch_step_is_not_a_failover(db, pg_cluster):
+    from django.utils import timezone
+
+    from rocketdbaas.patching.models import PatchRecipe, PatchRun, PatchRunCluster, PatchStep
+
+    cluster = _fleet(pg_cluster, "billing")
+    services.collect(trigger=RunTrigger.SCHEDULE, cluster=cluster)
+    recipe = PatchRecipe.objects.create(
+        name="pg-minor", dbms_type="postgresql", patch_type="DB", command="true"
+    )
+    run = PatchRun.objects.create(
+        dbms_type="postgresql", patch_type="DB", patch_version="15.99", recipe=recipe, status="running"
+    )
+    run_cluster = PatchRunCluster.objects.create(
+        run=run, cluster=cluster, batch=1, position=1, status="running"
+    )
+    # The patcher is switching over away from billing-db1 and has not written any activity yet.
+    PatchStep.objects.create(
+        run=run,
+        run_cluster=run_cluster,
+        cluster=cluster,
+        server=Server.objects.get(name="billing-db1"),
+        batch=1,
+        position=2,
+        status="switchover",
+        started_at=timezone.now(),
+    )
+    pg_cluster.primary.stop()
+    pg_cluster.replicas[0].promote()
+    _wait_for(lambda: not pg_cluster.replicas[0].query("SELECT pg_is_in_recovery()")[0][0])
+
+    services.collect(trigger=RunTrigger.SCHEDULE, cluster=cluster)
+
+    assert not Activity.objects.filter(type=ActivityType.FAILOVER).exists()
+    assert Server.objects.get(name="billing-db2").role == "primary"

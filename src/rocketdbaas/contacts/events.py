@@ -6,18 +6,15 @@ The notification service only knows these small dataclasses; `patch_event_from_r
 
 import logging
 from dataclasses import dataclass
-from itertools import groupby
 from typing import Any
 
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
 from rocketdbaas.contacts.models import NotificationEvent
+from rocketdbaas.patching.models import StepOutcome
 
 logger = logging.getLogger(__name__)
-
-# PatchStep.outcome of a step that failed; the only step outcome that is worth an email.
-FAILED_OUTCOME = "failed"
 
 
 @dataclass(frozen=True)
@@ -70,31 +67,33 @@ def run_url(run_id: int) -> str:
 
 def _event_key(event: NotificationEvent, run: Any, step: Any = None) -> str:
     key = f"patch-run:{run.id}:{event.value}"
-    return f"{key}:step:{step.id}" if step is not None else key
+    if step is not None:
+        return f"{key}:step:{step.id}"
+    if event == NotificationEvent.PATCH_FINISHED and run.finished_at:
+        # A failed run can be retried and finish again; that later finish is news too.
+        return f"{key}:{run.finished_at.isoformat()}"
+    return key
 
 
 def patch_event_from_run(event: NotificationEvent, run: Any, step: Any = None) -> PatchEvent:
-    """Build the event from a PatchRun; for a failed step, only its application is told."""
-    steps = run.steps.select_related("cluster", "server").order_by("cluster__application_id", "id")
+    """Build the event from a PatchRun; for a failed step, only its application is told.
+
+    A server retried in the run has several steps; the email shows its latest one, in the place
+    of its first.
+    """
+    steps = run.steps.select_related("cluster", "server").order_by("id")
     if step is not None:
         steps = steps.filter(cluster__application_id=step.cluster.application_id)
-    applications = tuple(
-        ApplicationServers(
-            application_id=application_id,
-            servers=tuple(
-                ServerOutcome(
-                    cluster=s.cluster.name,
-                    server=s.server.name,
-                    outcome=s.outcome or s.status,
-                    version_before=s.version_before or "",
-                    version_after=s.version_after or "",
-                    exit_code=s.exit_code,
-                )
-                for s in app_steps
-            ),
+    by_application: dict[int, dict[int, ServerOutcome]] = {}
+    for s in steps:
+        by_application.setdefault(s.cluster.application_id, {})[s.server_id] = ServerOutcome(
+            cluster=s.cluster.name,
+            server=s.server.name,
+            outcome=s.outcome or s.status,
+            version_before=s.version_before or "",
+            version_after=s.version_after or "",
+            exit_code=s.exit_code,
         )
-        for application_id, app_steps in groupby(steps, key=lambda s: s.cluster.application_id)
-    )
     return PatchEvent(
         event=event,
         key=_event_key(event, run, step),
@@ -104,7 +103,10 @@ def patch_event_from_run(event: NotificationEvent, run: Any, step: Any = None) -
         patch_version=run.patch_version,
         run_status=run.status,
         run_url=run_url(run.id),
-        applications=applications,
+        applications=tuple(
+            ApplicationServers(application_id, tuple(servers.values()))
+            for application_id, servers in by_application.items()
+        ),
         failed_server=step.server.name if step is not None else "",
     )
 
@@ -113,7 +115,7 @@ def _announce(event: NotificationEvent, run: Any, step: Any = None) -> None:
     # A dry run only checks; it touches no server, so there is nothing to tell contacts.
     if getattr(run, "dry_run", False):
         return
-    from rocketdbaas.contacts.services import notify_patch_event
+    from rocketdbaas.contacts.notifications import notify_patch_event
 
     try:
         notify_patch_event(patch_event_from_run(event, run, step))
@@ -127,7 +129,7 @@ def on_run_started(sender, run, **kwargs) -> None:
 
 
 def on_step_finished(sender, run, step, **kwargs) -> None:
-    if step.outcome == FAILED_OUTCOME:
+    if step.outcome == StepOutcome.FAILED:  # the only step outcome worth an email
         _announce(NotificationEvent.PATCH_SERVER_FAILED, run, step)
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 from django.conf import settings
 from django_tasks import task
 
-from rocketdbaas.contacts.services import deliver_due_notifications
+from rocketdbaas.contacts.notifications import deliver_due_notifications
 from rocketdbaas.core.scheduler import periodic
 
 

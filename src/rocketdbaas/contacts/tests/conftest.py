@@ -94,9 +94,3 @@ def fleet(db, owner_user):
         "shop_reports": make_cluster(shop, "shop-reports", servers=1),
         "billing_db": make_cluster(billing, "billing-db"),
     }
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Users are created in almost every test here; the production hasher is slow on purpose."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

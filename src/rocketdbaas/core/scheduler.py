@@ -10,9 +10,16 @@ Every worker process runs the scheduler loop; a row per job in the database (loc
 checked) makes sure only one worker enqueues each due run, however many workers there are.
 """
 
+import logging
+import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,3 +39,61 @@ def periodic(every: timedelta, name: str | None = None):
         return task_obj
 
     return register
+
+
+def _ensure_state_rows(now) -> None:
+    from rocketdbaas.core.models import PeriodicJobState
+
+    known = set(PeriodicJobState.objects.filter(name__in=PERIODIC_JOBS).values_list("name", flat=True))
+    missing = [PeriodicJobState(name=name, next_run_at=now) for name in PERIODIC_JOBS if name not in known]
+    if missing:
+        # Several workers may start at once; the unique name keeps one row per job.
+        PeriodicJobState.objects.bulk_create(missing, ignore_conflicts=True)
+
+
+def run_due_jobs(now: datetime | None = None) -> list[str]:
+    """Enqueue every periodic job that is due; returns the names enqueued by this call.
+
+    The due rows are locked (skip_locked on PostgreSQL; SQLite's IMMEDIATE transaction
+    serialises) and moved to their next run in the same transaction as the enqueue, so two
+    workers never enqueue the same run.
+    """
+    from rocketdbaas.core.models import PeriodicJobState
+
+    if not PERIODIC_JOBS:
+        return []
+    now = now or timezone.now()
+    _ensure_state_rows(now)
+    enqueued: list[str] = []
+    with transaction.atomic():
+        due = (
+            PeriodicJobState.objects.select_for_update(skip_locked=True)
+            .filter(name__in=PERIODIC_JOBS, next_run_at__lte=now)
+            .order_by("pk")
+        )
+        for state in due:
+            job = PERIODIC_JOBS[state.name]
+            result = job.task.enqueue()
+            state.last_enqueued_at = now
+            state.next_run_at = now + job.every
+            state.last_result_id = str(result.id)[:64]
+            state.save(update_fields=["last_enqueued_at", "next_run_at", "last_result_id"])
+            enqueued.append(state.name)
+    if enqueued:
+        logger.info("Enqueued periodic jobs: %s", ", ".join(enqueued))
+    return enqueued
+
+
+def run_scheduler(stop: threading.Event, tick: float = 5.0) -> None:
+    """The worker's scheduler loop, until `stop` is set. Errors are logged and retried next tick."""
+    try:
+        while not stop.is_set():
+            try:
+                run_due_jobs()
+            except Exception:
+                logger.exception("Periodic job scheduling failed; retrying in %.0f s", tick)
+            finally:
+                close_old_connections()
+            stop.wait(tick)
+    finally:
+        connection.close()

@@ -925,6 +925,7 @@ def active_servers(
     application: str | None = None,
     environment: str | None = None,
     role: str | None = None,
+    server_name: str | None = None,
     user=None,
 ) -> list[dict[str, Any]]:
     """Every Used server of every active cluster, as camelCase rows, in one query."""
@@ -939,6 +940,8 @@ def active_servers(
         qs = qs.filter(cluster__environment=environment)
     if role:
         qs = qs.filter(role=role)
+    if server_name:
+        qs = qs.filter(name=server_name)
     visible = visible_applications(user)
     if visible is not None:
         qs = qs.filter(cluster__application__in=visible)

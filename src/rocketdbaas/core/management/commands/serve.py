@@ -1,0 +1,80 @@
+"""`rocketdbaas serve`: gunicorn (threads) serving the UI and API, plus a task worker."""
+
+import os
+import signal
+import subprocess
+import sys
+
+from django.core.management.base import BaseCommand
+from django.db import connections
+
+
+class Command(BaseCommand):
+    help = "Serve the web UI and API with gunicorn and, unless --no-worker, run a task worker beside it."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument(
+            "--no-worker", action="store_true", help="Web only (run `rocketdbaas worker` elsewhere)."
+        )
+        parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
+        parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "8")))
+        parser.add_argument(
+            "--timeout", type=int, default=120, help="Seconds before a stuck request is killed."
+        )
+
+    def handle(self, *args, host, port, no_worker, workers, threads, timeout, **options):
+        from gunicorn.app.base import BaseApplication
+
+        config = {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread",
+            "timeout": timeout,
+            "graceful_timeout": 30,
+            "accesslog": "-",
+            "errorlog": "-",
+            "proc_name": "rocketdbaas",
+        }
+
+        class WebServer(BaseApplication):
+            def load_config(self):
+                for key, value in config.items():
+                    self.cfg.set(key, value)
+
+            def load(self):
+                from rocketdbaas.wsgi import application
+
+                return application
+
+        # Forked web workers must not share this process's database connections.
+        connections.close_all()
+        worker = None
+        if not no_worker:
+            env = {
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "rocketdbaas.settings"),
+            }
+            worker = subprocess.Popen([sys.executable, "-m", "django", "worker"], env=env)
+        self.stdout.write(
+            f"Serving on http://{host}:{port}/"
+            + ("" if no_worker else f" with a task worker (pid {worker.pid})")
+        )
+        try:
+            # gunicorn handles SIGTERM/SIGINT itself (graceful stop) and then exits with SystemExit.
+            WebServer().run()
+        finally:
+            if worker is not None:
+                _stop(worker)
+
+
+def _stop(process: subprocess.Popen, grace: float = 30.0) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

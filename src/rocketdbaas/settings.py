@@ -161,6 +161,8 @@ TASKS = {
 
 # How long a pull-and-lock reservation holds servers before they return to Free.
 POOL_LEASE_SECONDS = env.int("POOL_LEASE_SECONDS", default=3600)
+# How often the worker returns servers whose lease ran out to Free (pulls also do it lazily).
+POOL_LEASE_SWEEP_SECONDS = env.int("POOL_LEASE_SWEEP_SECONDS", default=60)
 # Credentials for reaching managed servers are encrypted with this key (Fernet).
 CREDENTIALS_KEY = env.str("CREDENTIALS_KEY", default="")
 

@@ -9,7 +9,7 @@ PORT ?= 8000
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/rocketdbaas
 PYTEST_ARGS ?=
 
-.PHONY: run test lint types test-sqlite test-postgres test-deps demo clean
+.PHONY: run test lint types test-sqlite test-postgres test-deps demo bench clean
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -52,6 +52,12 @@ test-postgres: $(VENV)/.synced
 	fi
 
 test: test-deps lint types test-sqlite test-postgres
+
+# Benchmarks run on PostgreSQL (BENCH_DATABASE_URL; a throwaway database is created and dropped).
+BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/rocketdbaas_bench
+bench: $(VENV)/.synced
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python benchmarks/pool_pull_and_lock.py
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python benchmarks/clusters_servers.py
 
 clean:
 	rm -rf $(VENV) .tools var

@@ -52,10 +52,10 @@ def build_pg_cluster(replicas: int = 1) -> PgCluster:
     return cluster
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pg_pair():
-    """A primary and one streaming replica, shared by a module's tests (each test patches it
-    to a version of its own)."""
+    """A primary and one streaming replica, shared by the tests that keep its topology (each
+    patches it to a version of its own)."""
     cluster = build_pg_cluster()
     try:
         yield cluster
@@ -163,3 +163,88 @@ def patch_signals():
         yield recorder
     finally:
         recorder.disconnect()
+
+
+# An OS-style recipe whose version lives in a marker file per server; every command run is
+# appended to a log, so tests can count what really ran. `gate` makes a command wait until a
+# file exists, `fail` makes it exit 3.
+MARKER_VERSION = "cat {markers}/{server} 2>/dev/null || echo none"
+MARKER_COMMAND = (
+    'echo "$(date +%s.%N) {server} {version}" >> {markers}/ran.log; '
+    "while [ ! -e {gate} ]; do sleep 0.02; done; "
+    "if [ {fail} = 1 ]; then echo 'disk full on {server}' >&2; exit 3; fi; "
+    "echo {version} > {markers}/{server}; echo 'patched {server}'"
+)
+
+
+def marker_recipe(markers, name: str = "marker", **overrides) -> PatchRecipe:
+    markers.mkdir(exist_ok=True)
+    (markers / "open").touch()
+    fields = {
+        "name": name,
+        "dbms_type": "postgresql",
+        "patch_type": PatchType.OS,
+        "executor": ExecutorKind.LOCAL,
+        "command": MARKER_COMMAND,
+        "version_command": MARKER_VERSION,
+        "timeout_seconds": 30,
+        "verify_timeout_seconds": 5,
+        "variables": {"markers": str(markers), "gate": str(markers / "open"), "fail": "0"},
+    }
+    fields.update(overrides)
+    return PatchRecipe.objects.create(**fields)
+
+
+def ran(markers) -> list[str]:
+    """Servers the marker recipe's command ran on, in order."""
+    log = markers / "ran.log"
+    return [line.split()[1] for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def register_alias(pg: PgCluster, name: str, app: str, env: str = "prod", **server_vars):
+    """Another inventory cluster whose servers are the same live pair (for tests whose recipe
+    does not touch the database: health and roles still come from real servers)."""
+    cluster, servers = register_pg_cluster(pg, name, app, swap_inventory_roles=False)
+    Cluster.objects.filter(pk=cluster.pk).update(environment=env)
+    if server_vars:
+        ps = cluster.patch_settings
+        for server in servers:
+            ps.server_variables[server.name].update(server_vars.get(server.name.removeprefix(f"{name}-"), {}))
+        ps.save()
+    return cluster, servers
+
+
+def wait_for(predicate, timeout: float = 20.0, what: str = "condition"):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class RunInThread:
+    """Executes a run's orchestrator in a thread, as a worker would."""
+
+    def __init__(self, run_id: int):
+        from rocketdbaas.patching.orchestrator import RunOrchestrator
+
+        self.result: list = []
+        self.thread = threading.Thread(target=self._go, args=(RunOrchestrator(run_id),), daemon=True)
+        self.thread.start()
+
+    def _go(self, orchestrator):
+        from django.db import connections
+
+        try:
+            self.result.append(orchestrator.execute())
+        finally:
+            connections.close_all()
+
+    def join(self, timeout: float = 60.0):
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the run did not finish"
+        return self.result[0]

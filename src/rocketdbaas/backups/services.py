@@ -1,0 +1,646 @@
+"""The backup catalogue: registering backups (by hand, API or tool import), retention policies
+and roll-off."""
+
+import itertools
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from rocketdbaas.accounts.models import Role
+from rocketdbaas.activities.models import ActivityType
+from rocketdbaas.activities.services import record_activity, visible_cluster
+from rocketdbaas.backups.importers import ImportFormatError, parse_pbm, parse_pgbackrest
+from rocketdbaas.backups.models import (
+    ALLOWED_PARENT_TYPES,
+    CHAIN_ROOT_TYPES,
+    Backup,
+    BackupStatus,
+    BackupType,
+    RetentionPolicy,
+)
+from rocketdbaas.backups.rolloff import BackupFacts, Policy, plan_roll_off
+from rocketdbaas.core.errors import Conflict, Invalid, NotFound
+from rocketdbaas.dbms import DbmsType
+from rocketdbaas.inventory.models import Cluster, Server
+
+RECENT_ON_CLUSTER_PAGE = 20
+MUTABLE_FIELDS = ("status", "stopped_at", "db_size_gigs", "bkup_size_gigs", "details")
+
+
+@dataclass
+class NewBackup:
+    """A backup as a tool or a person reports it (the cluster and the parent by name/label)."""
+
+    cluster: str
+    label: str
+    backup_type: str
+    started_at: datetime
+    status: str = BackupStatus.RUNNING
+    server: str | None = None
+    stopped_at: datetime | None = None
+    db_size_gigs: float | None = None
+    bkup_size_gigs: float | None = None
+    tool: str = ""
+    repository: str = "default"
+    depends_on: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _scope(qs: QuerySet, user) -> QuerySet:
+    if user is not None and getattr(user, "role", None) == Role.OWNER:
+        return qs.filter(cluster__application__owners=user)
+    return qs
+
+
+def backup_queryset(dbms_type: str | None = None, user=None) -> QuerySet:
+    qs = Backup.objects.select_related("cluster", "server", "depends_on")
+    if dbms_type is not None:
+        qs = qs.filter(dbms_type=dbms_type)
+    return _scope(qs, user)
+
+
+def filtered_backups(
+    dbms_type: str,
+    user,
+    *,
+    cluster: str | None = None,
+    repository: str | None = None,
+    backup_types: Sequence[str] | None = None,
+    statuses: Sequence[str] | None = None,
+    expired: bool | None = None,
+    pinned: bool | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet:
+    qs = backup_queryset(dbms_type, user)
+    if cluster:
+        qs = qs.filter(cluster=visible_cluster(dbms_type, cluster, user))
+    if repository:
+        qs = qs.filter(repository=repository)
+    if backup_types:
+        qs = qs.filter(backup_type__in=backup_types)
+    if statuses:
+        qs = qs.filter(status__in=statuses)
+    if expired is not None:
+        qs = qs.filter(expired_at__isnull=not expired)
+    if pinned is not None:
+        qs = qs.filter(pinned=pinned)
+    if since:
+        qs = qs.filter(started_at__gte=since)
+    if until:
+        qs = qs.filter(started_at__lt=until)
+    return qs.order_by("-started_at", "-id")
+
+
+def get_backup(dbms_type: str, pk: int, user=None) -> Backup:
+    backup = backup_queryset(dbms_type, user).filter(pk=pk).first()
+    if backup is None:
+        raise NotFound(f"No {dbms_type} backup with id {pk}.")
+    return backup
+
+
+# --- registering ------------------------------------------------------------------------------
+
+
+def _value_problems(values: dict[str, Any], started_at: datetime) -> list[dict[str, str]]:
+    """Field problems of sizes, stop and status (shared by create, update and import)."""
+    problems = []
+    for name, api_name in (("db_size_gigs", "dbSizeGigs"), ("bkup_size_gigs", "bkupSizeGigs")):
+        size = values.get(name)
+        if size is not None and size < 0:
+            problems.append({"field": api_name, "message": "A size cannot be negative."})
+    stop = values.get("stopped_at")
+    if stop is not None:
+        if timezone.is_naive(stop):
+            problems.append({"field": "stop", "message": "Give the time with a timezone."})
+        elif stop < started_at:
+            problems.append({"field": "stop", "message": "A backup cannot stop before it started."})
+        if values.get("status") == BackupStatus.RUNNING:
+            problems.append({"field": "stop", "message": "A running backup has no stop time yet."})
+    if values.get("status") not in (None, *BackupStatus.values):
+        problems.append({"field": "status", "message": f"Unknown status {values['status']!r}."})
+    return problems
+
+
+def _prefixed(problems: list[dict[str, str]], prefix: str) -> list[dict[str, str]]:
+    return [{**p, "field": f"{prefix}{p['field']}"} for p in problems]
+
+
+def _apply_changes(backup: Backup, changes: dict[str, Any], user, now: datetime) -> bool:
+    """Finish or update a running backup; a finished one no longer changes. True if it changed."""
+    if backup.expired_at is not None:
+        raise Conflict(f"Backup {backup.label!r} is expired; it no longer changes.")
+    differs = {k: v for k, v in changes.items() if k in MUTABLE_FIELDS and getattr(backup, k) != v}
+    if not differs:
+        return False
+    if backup.status != BackupStatus.RUNNING:
+        raise Conflict(
+            f"Backup {backup.label!r} already {backup.status}; only a running backup changes.",
+            currentStatus=backup.status,
+        )
+    new_status = differs.get("status", backup.status)
+    if new_status != BackupStatus.RUNNING and "stopped_at" not in differs and backup.stopped_at is None:
+        differs["stopped_at"] = max(now, backup.started_at)
+    problems = _value_problems({"status": new_status, **differs}, backup.started_at)
+    if problems:
+        raise Invalid("The backup update is not valid.", problems)
+    for name, value in differs.items():
+        setattr(backup, name, value)
+    backup.save(update_fields=[*differs, "updated_at"])
+    if new_status == BackupStatus.FAILED and "status" in differs:
+        _record_failure(backup, user)
+    return True
+
+
+def _record_failure(backup: Backup, user) -> None:
+    record_activity(
+        dbms_type=backup.dbms_type,
+        type=ActivityType.BACKUP,
+        summary=f"{backup.get_backup_type_display()} backup {backup.label} failed",
+        cluster=backup.cluster,
+        server=backup.server,
+        user=user,
+        planned=False,
+        details={"backupId": backup.pk, "repository": backup.repository, "tool": backup.tool},
+    )
+
+
+def _register(
+    dbms_type: str, cluster: Cluster, new: NewBackup, user, now: datetime, prefix: str = ""
+) -> tuple[Backup, str]:
+    """Create the backup, or finish the one already registered under its label. Returns the
+    backup and "created", "updated" or "unchanged". Call inside a transaction."""
+    problems: list[dict[str, str]] = []
+    if not new.label or not new.label.strip():
+        problems.append({"field": "label", "message": "The backup's label (its tool's id) is required."})
+    if new.backup_type not in BackupType.values:
+        problems.append({"field": "backupType", "message": f"Unknown backup type {new.backup_type!r}."})
+    if timezone.is_naive(new.started_at):
+        problems.append({"field": "start", "message": "Give the time with a timezone."})
+    elif new.started_at > now + timedelta(minutes=5):
+        problems.append({"field": "start", "message": "A backup cannot start in the future."})
+    else:
+        problems += _value_problems(vars(new), new.started_at)
+
+    server = None
+    if new.server:
+        server = Server.objects.filter(dbms_type=dbms_type, name=new.server).first()
+        if server is None:
+            problems.append({"field": "server", "message": f"No {dbms_type} server named {new.server!r}."})
+        elif server.cluster_id not in (None, cluster.pk):
+            problems.append(
+                {"field": "server", "message": f"Server {new.server!r} is not in {cluster.name!r}."}
+            )
+
+    parent = None
+    if new.depends_on:
+        # Locked, so a concurrent roll-off cannot expire the parent under its new dependent.
+        parent = (
+            Backup.objects.select_for_update(of=("self",))
+            .filter(cluster=cluster, repository=new.repository, label=new.depends_on)
+            .first()
+        )
+        if parent is None:
+            problems.append(
+                {
+                    "field": "dependsOn",
+                    "message": f"No backup {new.depends_on!r} of {cluster.name!r} in repository {new.repository!r}.",
+                }
+            )
+    if new.backup_type in CHAIN_ROOT_TYPES and new.depends_on:
+        problems.append({"field": "dependsOn", "message": f"A {new.backup_type} backup depends on nothing."})
+    elif new.backup_type in ALLOWED_PARENT_TYPES:
+        if not new.depends_on:
+            problems.append(
+                {"field": "dependsOn", "message": f"A {new.backup_type} backup needs its parent."}
+            )
+        elif parent is not None:
+            allowed = ALLOWED_PARENT_TYPES[BackupType(new.backup_type)]
+            if parent.backup_type not in allowed:
+                problems.append(
+                    {
+                        "field": "dependsOn",
+                        "message": f"A {new.backup_type} backup is based on "
+                        f"{' or '.join(sorted(allowed))}, not on {parent.backup_type} {parent.label!r}.",
+                    }
+                )
+            elif parent.status != BackupStatus.SUCCEEDED or parent.expired_at is not None:
+                problems.append(
+                    {
+                        "field": "dependsOn",
+                        "message": f"Parent {parent.label!r} is not a usable successful backup.",
+                    }
+                )
+            elif parent.started_at > new.started_at:
+                problems.append({"field": "dependsOn", "message": f"Parent {parent.label!r} started later."})
+    if problems:
+        raise Invalid("The backup is not valid.", _prefixed(problems, prefix))
+
+    existing = (
+        Backup.objects.select_for_update(of=("self",))
+        .filter(cluster=cluster, repository=new.repository, label=new.label)
+        .select_related("cluster", "server", "depends_on")
+        .first()
+    )
+    if existing is not None:
+        same = (
+            existing.backup_type == new.backup_type
+            and existing.started_at == new.started_at
+            and existing.depends_on_id == (parent.pk if parent else None)
+        )
+        if not same:
+            raise Conflict(
+                f"Backup {new.label!r} is already registered with another type, start or parent.",
+                backupId=existing.pk,
+            )
+        changes = {name: getattr(new, name) for name in MUTABLE_FIELDS if name != "details"}
+        if new.details and new.details != existing.details:
+            changes["details"] = {**existing.details, **new.details}
+        changed = _apply_changes(existing, changes, user, now)
+        return existing, ("updated" if changed else "unchanged")
+
+    backup = Backup.objects.create(
+        dbms_type=dbms_type,
+        cluster=cluster,
+        server=server,
+        label=new.label.strip(),
+        repository=new.repository,
+        tool=new.tool,
+        backup_type=new.backup_type,
+        status=new.status,
+        db_size_gigs=new.db_size_gigs,
+        bkup_size_gigs=new.bkup_size_gigs,
+        started_at=new.started_at,
+        stopped_at=new.stopped_at,
+        depends_on=parent,
+        details=new.details,
+    )
+    if backup.status == BackupStatus.FAILED:
+        _record_failure(backup, user)
+    return backup, "created"
+
+
+def _cluster_for_write(dbms_type: str, name: str, field_name: str = "cluster") -> Cluster:
+    cluster = Cluster.objects.filter(dbms_type=dbms_type, name=name).first()
+    if cluster is None:
+        raise Invalid(
+            "Unknown cluster.", [{"field": field_name, "message": f"No {dbms_type} cluster named {name!r}."}]
+        )
+    return cluster
+
+
+def register_backup(*, dbms_type: str, new: NewBackup, user) -> tuple[Backup, bool]:
+    """Register a backup, idempotently on (cluster, repository, label). Returns (backup, created)."""
+    with transaction.atomic():
+        cluster = _cluster_for_write(dbms_type, new.cluster)
+        backup, outcome = _register(dbms_type, cluster, new, user, timezone.now())
+    return get_backup(dbms_type, backup.pk), outcome == "created"
+
+
+def update_backup(*, dbms_type: str, backup_id: int, changes: dict[str, Any], user) -> Backup:
+    """PATCH: a running backup finishes (status, stop, sizes)."""
+    with transaction.atomic():
+        backup = Backup.objects.select_for_update().filter(dbms_type=dbms_type, pk=backup_id).first()
+        if backup is None:
+            raise NotFound(f"No {dbms_type} backup with id {backup_id}.")
+        _apply_changes(backup, changes, user, timezone.now())
+    return get_backup(dbms_type, backup_id)
+
+
+def set_pinned(*, dbms_type: str, backup_id: int, pinned: bool, user) -> Backup:
+    """Pin (never roll off) or unpin a backup; recorded in the cluster's audit log."""
+    with transaction.atomic():
+        backup = (
+            Backup.objects.select_for_update(of=("self",))
+            .select_related("cluster")
+            .filter(dbms_type=dbms_type, pk=backup_id)
+            .first()
+        )
+        if backup is None:
+            raise NotFound(f"No {dbms_type} backup with id {backup_id}.")
+        if backup.expired_at is not None:
+            raise Conflict(f"Backup {backup.label!r} is expired; pinning it would keep nothing.")
+        if backup.pinned != pinned:
+            backup.pinned = pinned
+            backup.save(update_fields=["pinned", "updated_at"])
+            record_activity(
+                dbms_type=dbms_type,
+                type=ActivityType.BACKUP,
+                summary=f"{'Pinned' if pinned else 'Unpinned'} backup {backup.label} ({backup.repository})",
+                cluster=backup.cluster,
+                user=user,
+                details={"backupId": backup.pk, "pinned": pinned},
+            )
+    return get_backup(dbms_type, backup_id)
+
+
+@dataclass
+class ImportResult:
+    cluster: str
+    tool: str
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    backup_ids: list[int] = field(default_factory=list)
+
+
+def import_backups(
+    *, dbms_type: str, cluster: str, tool: str, document: Any, user, stanza: str | None = None
+) -> ImportResult:
+    """Import the JSON a backup tool prints (pgbackrest or pbm), all or nothing."""
+    expected = {"pgbackrest": DbmsType.POSTGRESQL, "pbm": DbmsType.MONGODB}.get(tool)
+    if expected is None:
+        raise Invalid("Unknown tool.", [{"field": "tool", "message": "Use pgbackrest or pbm."}])
+    if expected != dbms_type:
+        raise Invalid(f"{tool} backs up {expected} clusters, not {dbms_type} ones.")
+    try:
+        rows = parse_pgbackrest(document, stanza) if tool == "pgbackrest" else parse_pbm(document)
+    except ImportFormatError as exc:
+        raise Invalid(str(exc), exc.errors) from None
+    now = timezone.now()
+    result = ImportResult(cluster=cluster, tool=tool)
+    with transaction.atomic():
+        target = _cluster_for_write(dbms_type, cluster)
+        for row in rows:
+            backup, outcome = _register(
+                dbms_type, target, NewBackup(cluster=cluster, **row), user, now, prefix=f"{row['label']}: "
+            )
+            setattr(result, outcome, getattr(result, outcome) + 1)
+            result.backup_ids.append(backup.pk)
+        if result.created or result.updated:
+            record_activity(
+                dbms_type=dbms_type,
+                type=ActivityType.BACKUP,
+                summary=f"Imported {tool} catalogue: {result.created} new, {result.updated} updated backups",
+                cluster=target,
+                user=user,
+                details={"tool": tool, "created": result.created, "updated": result.updated},
+            )
+    return result
+
+
+# --- retention policies -----------------------------------------------------------------------
+
+
+def policies_for(dbms_type: str) -> tuple[RetentionPolicy | None, dict[int, RetentionPolicy]]:
+    """(the type's default policy, {cluster id: its own policy}) in one query."""
+    default, by_cluster = None, {}
+    for policy in RetentionPolicy.objects.filter(dbms_type=dbms_type).select_related("cluster"):
+        if policy.cluster_id is None:
+            default = policy
+        else:
+            by_cluster[policy.cluster_id] = policy
+    return default, by_cluster
+
+
+def as_rule(policy: RetentionPolicy) -> Policy:
+    return Policy(
+        keep_fulls=policy.keep_fulls,
+        recovery_window_days=policy.recovery_window_days,
+        min_fulls=policy.min_fulls,
+        failed_keep_days=policy.failed_keep_days,
+    )
+
+
+def set_policy(
+    *,
+    dbms_type: str,
+    cluster: str | None,
+    keep_fulls: int | None,
+    recovery_window_days: int | None,
+    min_fulls: int,
+    failed_keep_days: int,
+    user,
+) -> RetentionPolicy:
+    """Create or replace a cluster's policy, or (no cluster) the type's default."""
+    if (keep_fulls is None) == (recovery_window_days is None):
+        raise Invalid(
+            "A policy keeps N fulls or a recovery window, one of the two.",
+            [{"field": "keepFulls", "message": "Give keepFulls or recoveryWindowDays, not both or neither."}],
+        )
+    problems = [
+        {"field": name, "message": "Must be at least 1."}
+        for name, value in (("keepFulls", keep_fulls), ("recoveryWindowDays", recovery_window_days))
+        if value is not None and value < 1
+    ]
+    if min_fulls < 1:
+        problems.append({"field": "minFulls", "message": "Keep at least one full."})
+    if failed_keep_days < 0:
+        problems.append({"field": "failedKeepDays", "message": "Cannot be negative."})
+    if problems:
+        raise Invalid("The policy is not valid.", problems)
+    with transaction.atomic():
+        target = _cluster_for_write(dbms_type, cluster) if cluster else None
+        policy, _ = RetentionPolicy.objects.select_for_update().update_or_create(
+            dbms_type=dbms_type,
+            cluster=target,
+            defaults={
+                "keep_fulls": keep_fulls,
+                "recovery_window_days": recovery_window_days,
+                "min_fulls": min_fulls,
+                "failed_keep_days": failed_keep_days,
+                "updated_by": user if user is not None and user.is_authenticated else None,
+            },
+        )
+        record_activity(
+            dbms_type=dbms_type,
+            type=ActivityType.BACKUP,
+            summary=f"Retention policy {'of ' + target.name if target else 'default'} set: {as_rule(policy).describe()}",
+            cluster=target,
+            user=user,
+            details={"policyId": policy.pk},
+        )
+    return policy
+
+
+# --- roll-off ---------------------------------------------------------------------------------
+
+_FACT_COLUMNS = (
+    "id",
+    "cluster_id",
+    "repository",
+    "label",
+    "backup_type",
+    "status",
+    "started_at",
+    "stopped_at",
+    "depends_on_id",
+    "pinned",
+    "bkup_size_gigs",
+)
+
+
+@dataclass
+class RollOffItem:
+    backup_id: int
+    cluster: str
+    repository: str
+    label: str
+    backup_type: str
+    status: str
+    started_at: datetime
+    bkup_size_gigs: float | None
+    reason: str
+    chain_root: str | None
+
+
+@dataclass
+class RollOffReport:
+    dry_run: bool
+    now: datetime
+    clusters_checked: int = 0
+    clusters_without_policy: list[str] = field(default_factory=list)
+    items: list[RollOffItem] = field(default_factory=list)
+
+    @property
+    def expire_count(self) -> int:
+        return len(self.items)
+
+    @property
+    def reclaimed_gigs(self) -> float:
+        return round(sum(i.bkup_size_gigs or 0 for i in self.items), 3)
+
+
+def _plan_cluster(
+    rows: Iterable[tuple], policy: Policy, now: datetime, cluster_name: str
+) -> list[RollOffItem]:
+    items: list[RollOffItem] = []
+    for repository, repo_rows in itertools.groupby(
+        sorted(rows, key=lambda r: (r[2], r[0])), key=lambda r: r[2]
+    ):
+        by_id = {r[0]: r for r in repo_rows}
+        facts = [
+            BackupFacts(
+                id=r[0],
+                backup_type=r[4],
+                status=r[5],
+                started_at=r[6],
+                stopped_at=r[7],
+                depends_on_id=r[8],
+                pinned=r[9],
+            )
+            for r in by_id.values()
+        ]
+        for expiry in plan_roll_off(facts, policy, now):
+            r = by_id[expiry.backup_id]
+            root = by_id.get(expiry.chain_root_id) if expiry.chain_root_id is not None else None
+            items.append(
+                RollOffItem(
+                    backup_id=r[0],
+                    cluster=cluster_name,
+                    repository=repository,
+                    label=r[3],
+                    backup_type=r[4],
+                    status=r[5],
+                    started_at=r[6],
+                    bkup_size_gigs=r[10],
+                    reason=expiry.reason,
+                    chain_root=root[3] if root else None,
+                )
+            )
+    return items
+
+
+def roll_off_backups(
+    dbms_type: str,
+    *,
+    dry_run: bool = True,
+    cluster: str | None = None,
+    user=None,
+    now: datetime | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
+) -> RollOffReport:
+    """Expire what the retention policies let go (DESIGN §7), or with dry_run list it and why.
+
+    Planning reads every cluster's live backups in one ordered query. Applying then re-reads and
+    locks one cluster's backups at a time (so a concurrent pin or new diff is seen), expires
+    them and writes one activity per cluster, each cluster in its own transaction.
+    """
+    now = now or timezone.now()
+    report = RollOffReport(dry_run=dry_run, now=now)
+    default, by_cluster = policies_for(dbms_type)
+    clusters_qs = Cluster.objects.filter(dbms_type=dbms_type)
+    if cluster:
+        clusters_qs = clusters_qs.filter(pk=_cluster_for_write(dbms_type, cluster).pk)
+    names = dict(clusters_qs.values_list("pk", "name"))
+    live = Backup.objects.filter(dbms_type=dbms_type, expired_at__isnull=True)
+    if cluster:
+        live = live.filter(cluster_id__in=names)
+    rows = live.order_by("cluster_id", "repository", "id").values_list(*_FACT_COLUMNS)
+
+    planned: dict[int, list[RollOffItem]] = {}
+    with_backups = 0
+    for cluster_id, cluster_rows in itertools.groupby(rows.iterator(chunk_size=20000), key=lambda r: r[1]):
+        with_backups += 1
+        policy = by_cluster.get(cluster_id, default)
+        if policy is None:
+            report.clusters_without_policy.append(names.get(cluster_id, str(cluster_id)))
+            continue
+        items = _plan_cluster(cluster_rows, as_rule(policy), now, names.get(cluster_id, str(cluster_id)))
+        if items:
+            planned[cluster_id] = items
+        if progress and dry_run:
+            progress(with_backups, len(names), sum(len(v) for v in planned.values()))
+    report.clusters_checked = with_backups
+    if dry_run:
+        report.items = [item for items in planned.values() for item in items]
+        return report
+
+    targets = Cluster.objects.in_bulk(list(planned))
+    for done, cluster_id in enumerate(sorted(planned), start=1):
+        policy = by_cluster.get(cluster_id, default)
+        assert policy is not None
+        report.items += _expire_cluster(targets[cluster_id], as_rule(policy), now, user)
+        if progress:
+            progress(done, len(planned), len(report.items))
+    return report
+
+
+def _expire_cluster(cluster: Cluster, policy: Policy, now: datetime, user) -> list[RollOffItem]:
+    with transaction.atomic():
+        rows = list(
+            Backup.objects.select_for_update(of=("self",))
+            .filter(cluster=cluster, expired_at__isnull=True)
+            .order_by("pk")
+            .values_list(*_FACT_COLUMNS)
+        )
+        items = _plan_cluster(rows, policy, now, cluster.name)
+        if not items:
+            return []
+        by_reason: dict[str, list[int]] = defaultdict(list)
+        for item in items:
+            by_reason[item.reason].append(item.backup_id)
+        for reason, ids in by_reason.items():
+            Backup.objects.filter(pk__in=ids).update(
+                expired_at=now, expire_reason=reason[:300], updated_at=now
+            )
+        gigs = sum(i.bkup_size_gigs or 0 for i in items)
+        record_activity(
+            dbms_type=cluster.dbms_type,
+            type=ActivityType.BACKUP,
+            summary=f"Roll-off expired {len(items)} backups ({gigs:.1f} GiB)",
+            cluster=cluster,
+            user=user,
+            details={
+                "policy": policy.describe(),
+                "expired": [
+                    {"id": i.backup_id, "label": i.label, "repository": i.repository, "reason": i.reason}
+                    for i in items[:500]
+                ],
+            },
+        )
+    return items
+
+
+def cluster_detail_section(cluster) -> dict[str, Any]:
+    """The cluster detail API's backups: the latest 20, expired ones included (marked)."""
+    from rocketdbaas.backups.schemas import BackupOut
+
+    latest = backup_queryset().filter(cluster=cluster).order_by("-started_at", "-id")[:RECENT_ON_CLUSTER_PAGE]
+    return {"backups": [BackupOut.from_backup(b).model_dump(by_alias=True, mode="json") for b in latest]}

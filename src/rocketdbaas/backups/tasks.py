@@ -1,0 +1,15 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django_tasks import task
+
+from rocketdbaas.backups.services import roll_off_backups
+from rocketdbaas.core.scheduler import periodic
+from rocketdbaas.dbms import DbmsType
+
+
+@periodic(every=timedelta(hours=getattr(settings, "BACKUP_ROLLOFF_INTERVAL_HOURS", 24)))
+@task()
+def roll_off_all_backups() -> dict[str, int]:
+    """The daily roll-off: every DBMS type, every cluster with a retention policy."""
+    return {kind.value: roll_off_backups(kind, dry_run=False).expire_count for kind in DbmsType}

@@ -508,7 +508,7 @@ def _patch_steps_between(
         started_at__isnull=False,
         started_at__lte=until,
     ).values_list("cluster_id", "started_at")
-    return [(cluster_id, max(started, since)) for cluster_id, started in steps]
+    return [(cluster_id, max(started, since)) for cluster_id, started in steps if started is not None]
 
 
 # --------------------------------------------------------------------------- push API
@@ -793,9 +793,7 @@ def size_series(cluster: Cluster, since: datetime, until: datetime, bucket: str 
 def cluster_detail_section(cluster: Cluster) -> dict[str, Any]:
     """The cluster's databases now and when the collector last read it (two queries)."""
     databases = list(DatabaseInfo.objects.filter(cluster=cluster).order_by("name"))
-    last = CollectionResult.objects.filter(cluster=cluster, outcome=Outcome.OK).aggregate(
-        at=Max("collected_at")
-    )
+    last = last_collected(cluster)
     return {
         "databases": [
             {
@@ -807,8 +805,15 @@ def cluster_detail_section(cluster: Cluster) -> dict[str, Any]:
             }
             for d in databases
         ],
-        "lastCollected": last["at"].isoformat() if last["at"] else None,
+        "lastCollected": last.isoformat() if last else None,
     }
+
+
+def last_collected(cluster: Cluster) -> datetime | None:
+    """When the collector last read one of the cluster's servers successfully."""
+    return CollectionResult.objects.filter(cluster=cluster, outcome=Outcome.OK).aggregate(
+        at=Max("collected_at")
+    )["at"]
 
 
 # --------------------------------------------------------------------------- retention

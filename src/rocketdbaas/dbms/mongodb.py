@@ -5,7 +5,7 @@ recorded replies (no mongod can be installed on these machines)."""
 
 import contextlib
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from rocketdbaas.dbms.base import ClusterHealth, ConnectionTarget, DatabaseSize, HealthLimits, ServerState
@@ -96,6 +96,8 @@ def replication_from_hello(hello: dict[str, Any]) -> dict[str, Any]:
     if "setName" not in hello:
         return {}
     last_write = (hello.get("lastWrite") or {}).get("lastWriteDate")
+    if isinstance(last_write, datetime) and last_write.tzinfo is None:
+        last_write = last_write.replace(tzinfo=UTC)  # BSON dates are UTC; the driver drops the zone
     return {
         "setName": hello["setName"],
         "me": hello.get("me"),

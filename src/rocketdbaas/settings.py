@@ -165,6 +165,16 @@ POOL_LEASE_SECONDS = env.int("POOL_LEASE_SECONDS", default=3600)
 POOL_LEASE_SWEEP_SECONDS = env.int("POOL_LEASE_SWEEP_SECONDS", default=60)
 # Credentials for reaching managed servers are encrypted with this key (Fernet).
 CREDENTIALS_KEY = env.str("CREDENTIALS_KEY", default="")
+# Where a referenced collector password may come from: variables with this prefix, files in these dirs.
+CREDENTIALS_ENV_PREFIX = env.str("CREDENTIALS_ENV_PREFIX", default="RDB_SECRET_")
+CREDENTIALS_FILE_DIRS = env.list("CREDENTIALS_FILE_DIRS", default=["/run/secrets", str(VAR_DIR / "secrets")])
+DB_CONNECT_TIMEOUT_SECONDS = env.float("DB_CONNECT_TIMEOUT_SECONDS", default=5.0)
+# Telemetry: how often the fleet is collected, how many servers at once, how long raw samples
+# (then daily rollups, forever) and collection runs are kept.
+COLLECT_INTERVAL_SECONDS = env.int("COLLECT_INTERVAL_SECONDS", default=3600)
+COLLECT_WORKERS = env.int("COLLECT_WORKERS", default=16)
+TELEMETRY_RAW_RETENTION_DAYS = env.int("TELEMETRY_RAW_RETENTION_DAYS", default=30)
+TELEMETRY_RUN_RETENTION_DAYS = env.int("TELEMETRY_RUN_RETENTION_DAYS", default=90)
 
 LOGGING = {
     "version": 1,

@@ -5,8 +5,13 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 
+from rocketdbaas.core.permissions import is_fleet_operator
 from rocketdbaas.dbms import DbmsType
+from rocketdbaas.intake.models import OPEN_STATUSES
+from rocketdbaas.intake.services import may_submit, visible_requests
 from rocketdbaas.inventory.models import Cluster, ClusterStatus, PoolStatus, Server
+
+RECENT_REQUESTS = 8
 
 
 def _url_or_none(name: str, **kwargs) -> str | None:
@@ -18,7 +23,7 @@ def _url_or_none(name: str, **kwargs) -> str | None:
 
 @login_required
 def home(request):
-    """The fleet at a glance: clusters and servers per DBMS type, in two grouped queries."""
+    """The fleet at a glance (clusters and servers per DBMS type) and the open database requests."""
     cluster_counts = {
         (row["dbms_type"], row["status"]): row["n"]
         for row in Cluster.objects.values("dbms_type", "status").annotate(n=Count("id")).order_by()
@@ -41,7 +46,20 @@ def home(request):
                 "pool_url": _url_or_none("inventory:pool", dbms_type=dbms_type.value),
             }
         )
-    return render(request, "core/home.html", {"fleets": fleets})
+    open_requests = (
+        visible_requests(request.user).filter(status__in=OPEN_STATUSES).order_by("needed_by", "pk")
+    )
+    return render(
+        request,
+        "core/home.html",
+        {
+            "fleets": fleets,
+            "open_requests": open_requests[:RECENT_REQUESTS],
+            "open_request_count": open_requests.count(),
+            "may_submit": may_submit(request.user),
+            "is_operator": is_fleet_operator(request.user),
+        },
+    )
 
 
 def healthz(request):

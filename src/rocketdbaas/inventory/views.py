@@ -9,7 +9,7 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import Case, Count, IntegerField, Max, Min, OuterRef, Q, Subquery, Sum, Value, When
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -36,7 +36,7 @@ CLUSTER_SORTS = {
     "environment": "environment",
     "status": "status",
     "topology": "topology",
-    "version": "db_version",
+    "version": ("highest_version", "db_version"),
     "servers": "server_count",
     "cpu": "total_cpu",
     "ram": "total_ram",
@@ -98,6 +98,9 @@ def cluster_list(request, dbms_type: DbmsType):
             total_cpu=Sum("servers__cpu", filter=used),
             total_ram=Sum("servers__ram", filter=used),
             total_disk=Sum("servers__db_gigs", filter=used),
+            # Servers report their own versions; a spread means a patch run is under way or stalled.
+            lowest_version=Min("servers__db_version", filter=used & ~Q(servers__db_version="")),
+            highest_version=Max("servers__db_version", filter=used & ~Q(servers__db_version="")),
             primary_name=Subquery(
                 Server.objects.filter(
                     cluster=OuterRef("pk"), status=PoolStatus.USED, role=ServerRole.PRIMARY

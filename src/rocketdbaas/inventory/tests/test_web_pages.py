@@ -14,7 +14,7 @@ from rocketdbaas.inventory.models import Application, Cluster, PoolStatus, Serve
 
 from .helpers import db_state
 
-XSS = '<script>alert("x")</script>'
+XSS = '<img src=x onerror="alert(1)">'
 
 
 def client_for(user, **kwargs) -> Client:
@@ -101,6 +101,9 @@ def test_cluster_list_filters_searches_and_sorts(fleet, viewer_user):
     by_servers = client.get("/clusters/postgresql/?sort=-servers").content.decode()
     assert rows(by_servers, "clusters") == ["billing-prod", "billing-dev", "ledger-prod"]
     assert 'aria-sort="descending"' in by_servers
+    assert "16.4" in page and "15.8" in page and "mixed" not in page
+    Server.objects.filter(name="pg2").update(db_version="16.3")  # a rolling patch half-way
+    assert "16.3 – 16.4" in client.get("/clusters/postgresql/").content.decode()
     # An unknown filter value is ignored rather than an error; an unknown type is a 404.
     assert client.get("/clusters/postgresql/?status=bogus&sort=nope").status_code == 200
     assert client.get("/clusters/oracle/").status_code == 404
@@ -170,7 +173,7 @@ def test_names_are_escaped(db, viewer_user):
     client = client_for(viewer_user)
     for url in ("/clusters/postgresql/", "/clusters/postgresql/xss-cluster/"):
         page = client.get(url).content.decode()
-        assert XSS not in page and "&lt;script&gt;" in page
+        assert XSS not in page and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
 
 
 def test_server_list_filters(fleet, viewer_user, add_pool):

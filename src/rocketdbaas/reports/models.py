@@ -11,11 +11,11 @@ from django.db.models import Q
 
 from rocketdbaas.dbms import DbmsType
 
-_RATE = {
-    "max_digits": 12,
-    "decimal_places": 4,
-    "validators": [MinValueValidator(Decimal(0))],
-}
+
+def _rate(label: str) -> models.DecimalField:
+    return models.DecimalField(
+        label, max_digits=12, decimal_places=4, validators=[MinValueValidator(Decimal(0))]
+    )
 
 
 class RateCard(models.Model):
@@ -30,10 +30,10 @@ class RateCard(models.Model):
         default="USD",
         validators=[RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. USD.")],
     )
-    r_cpu = models.DecimalField("rate per core-month", **_RATE)
-    r_ram = models.DecimalField("rate per GB of RAM per month", **_RATE)
-    r_disk = models.DecimalField("rate per GB of database disk per month", **_RATE)
-    r_backup = models.DecimalField("rate per backup GB-month", **_RATE)
+    r_cpu = _rate("rate per core-month")
+    r_ram = _rate("rate per GB of RAM per month")
+    r_disk = _rate("rate per GB of database disk per month")
+    r_backup = _rate("rate per backup GB-month")
     effective_from = models.DateField(help_text="First day of the first month priced by this card")
     effective_to = models.DateField(
         null=True,

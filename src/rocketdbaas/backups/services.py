@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from rocketdbaas.accounts.models import Role
@@ -397,6 +397,13 @@ def policies_for(dbms_type: str) -> tuple[RetentionPolicy | None, dict[int, Rete
         else:
             by_cluster[policy.cluster_id] = policy
     return default, by_cluster
+
+
+def effective_policy(dbms_type: str, cluster: Cluster | None = None) -> RetentionPolicy | None:
+    """The policy that governs a cluster (its own, else the type's default), in one query."""
+    scope = Q(cluster__isnull=True) | Q(cluster=cluster) if cluster is not None else Q(cluster__isnull=True)
+    found = list(RetentionPolicy.objects.filter(scope, dbms_type=dbms_type))
+    return next((p for p in found if p.cluster_id is not None), found[0] if found else None)
 
 
 def as_rule(policy: RetentionPolicy) -> Policy:

@@ -19,6 +19,10 @@ def add_pool(*specs):
     )
 
 
+def open_postgresql_page(page, label: str):
+    page.locator(".sidebar .nav-section", has_text="PostgreSQL").get_by_role("link", name=label).click()
+
+
 def fill_intake_form(page, needed_by: str):
     page.fill("#id_new_application_name", "Billing <Core>")
     page.fill("#id_contacts", "Ops Team <ops@example.com>")
@@ -103,7 +107,7 @@ def test_pool_pull_release_and_mark_used(page, login, screenshot):
     )
     dba = make_user("dave-dba", Role.DBA)
     login(page, dba)
-    page.locator(".sidebar .nav-section", has_text="PostgreSQL").get_by_role("link", name="Spare pool").click()
+    open_postgresql_page(page, "Spare pool")
     expect(page.locator("table.pool tbody tr")).to_have_count(3)
 
     page.fill("#id_number_of_servers", "5")
@@ -127,7 +131,9 @@ def test_pool_pull_release_and_mark_used(page, login, screenshot):
     row.locator("input[name=cluster]").fill("ledger-prod")
     row.locator("select[name=role]").select_option("replica")
     row.get_by_role("button", name="Mark used").click()
-    expect(page.locator(".flash.success")).to_contain_text("p-mid is now Used in cluster ledger-prod as replica.")
+    expect(page.locator(".flash.success")).to_contain_text(
+        "p-mid is now Used in cluster ledger-prod as replica."
+    )
     assert Cluster.objects.get(name="ledger-prod").servers.count() == 2
 
     # Returning a Used server asks first; declining leaves it alone.
@@ -160,7 +166,7 @@ def test_viewer_browses_the_fleet_without_actions(page, login, screenshot):
     viewer = make_user("vera-viewer", Role.VIEWER)
     login(page, viewer)
     screenshot(page, "dashboard-fleet")
-    page.locator(".sidebar .nav-section", has_text="PostgreSQL").get_by_role("link", name="Clusters").click()
+    open_postgresql_page(page, "Clusters")
     expect(page.locator("table.clusters tbody tr")).to_have_count(3)
     page.select_option("#id_environment", "prod")
     page.get_by_role("button", name="Filter").click()
@@ -169,11 +175,11 @@ def test_viewer_browses_the_fleet_without_actions(page, login, screenshot):
     expect(page.locator("table.clusters tbody tr").first).to_contain_text("app2-prod")
     screenshot(page, "cluster-list")
 
-    page.locator(".sidebar .nav-section", has_text="PostgreSQL").get_by_role("link", name="Servers").click()
+    open_postgresql_page(page, "Servers")
     expect(page.locator("table.servers tbody tr")).to_have_count(7)  # six in clusters, one spare
     screenshot(page, "server-list")
 
-    page.locator(".sidebar .nav-section", has_text="PostgreSQL").get_by_role("link", name="Spare pool").click()
+    open_postgresql_page(page, "Spare pool")
     expect(page.locator("table.pool tbody tr")).to_have_count(1)
     expect(page.get_by_role("button", name="Pull and lock")).to_have_count(0)
     expect(page.get_by_role("button", name="Release")).to_have_count(0)

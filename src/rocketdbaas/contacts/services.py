@@ -48,13 +48,24 @@ def can_view_application(user, application: Application) -> bool:
     return can_read_everything(user) or application.pk in owned_application_ids(user)
 
 
-def can_manage_application(user, application: Application) -> bool:
-    """dba and admin manage every application's contacts; owners only their own."""
+def managed_application_ids(user) -> set[int] | None:
+    """The applications whose contacts the user manages: None means all (dba, admin); owners
+    manage their own; viewers none."""
     if is_fleet_operator(user):
-        return True
-    return (
-        user.is_authenticated and user.role != Role.VIEWER and application.pk in owned_application_ids(user)
-    )
+        return None
+    if not user.is_authenticated or user.role == Role.VIEWER:
+        return set()
+    return owned_application_ids(user)
+
+
+def manageable_applications(user) -> QuerySet[Application]:
+    ids = managed_application_ids(user)
+    return Application.objects.all() if ids is None else Application.objects.filter(pk__in=ids)
+
+
+def can_manage_application(user, application: Application) -> bool:
+    ids = managed_application_ids(user)
+    return ids is None or application.pk in ids
 
 
 def _require_manage_application(user, application: Application) -> None:
@@ -62,14 +73,20 @@ def _require_manage_application(user, application: Application) -> None:
         raise Forbidden(f"You may not change the contacts of application {application.name!r}.")
 
 
+def manageable_contact_ids(user, contacts) -> set[int]:
+    """Which of these contacts (links prefetched) the user may change: owners only those that
+    serve nothing but their own applications."""
+    ids = managed_application_ids(user)
+    manageable = set()
+    for contact in contacts:
+        linked = {link.application_id for link in contact.links.all()}
+        if ids is None or (linked and linked <= ids):
+            manageable.add(contact.pk)
+    return manageable
+
+
 def can_manage_contact(user, contact: Contact) -> bool:
-    """Owners change a contact only when every application it serves is theirs."""
-    if is_fleet_operator(user):
-        return True
-    if not user.is_authenticated or user.role == Role.VIEWER:
-        return False
-    linked = {link.application_id for link in contact.links.all()}
-    return bool(linked) and linked <= owned_application_ids(user)
+    return contact.pk in manageable_contact_ids(user, [contact])
 
 
 def _require_manage_contact(user, contact: Contact) -> None:
@@ -232,12 +249,12 @@ def _validate_contact(contact: Contact, *, end_changed: bool) -> None:
         contact.full_clean(exclude=["created_at", "updated_at"], validate_constraints=False)
     except ValidationError as exc:
         errors.extend(_camel_errors(exc))
-    if contact.valid_to is not None and contact.valid_from and contact.valid_to <= contact.valid_from:
-        errors.append({"field": "validTo", "message": "validTo must be after validFrom."})
-    elif end_changed and contact.valid_to is not None and contact.valid_to <= timezone.now():
+    if end_changed and contact.valid_to is not None and contact.valid_to <= timezone.now():
         errors.append(
             {"field": "validTo", "message": "validTo must be in the future; expire the contact instead."}
         )
+    elif contact.valid_to is not None and contact.valid_from and contact.valid_to <= contact.valid_from:
+        errors.append({"field": "validTo", "message": "validTo must be after validFrom."})
     if errors:
         raise Invalid("The contact is not valid.", errors=errors)
 

@@ -204,7 +204,8 @@ def test_mail_server_down_during_the_run_then_up_every_email_arrives_once(people
     run_worker()
     rows = NotificationLog.objects.all()
     assert rows.count() == 10
-    assert set(rows.values_list("status", "attempts")) == {(NotificationStatus.PENDING, 1)}
+    assert set(rows.values_list("status", flat=True)) == {NotificationStatus.PENDING}
+    assert all(r.attempts >= 1 for r in rows)  # more than one if the machine is slower than the backoff
     assert all("refused" in r.last_error.lower() for r in rows)
     # The delivery task put itself back on the queue for when the retries are due.
     retries = rows.aggregate(first=Min("next_attempt_at"), last=Max("next_attempt_at"))

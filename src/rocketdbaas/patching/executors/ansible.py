@@ -6,7 +6,9 @@ with the system ssh client, with StrictHostKeyChecking on against the same known
 ssh executor. Pre/post/version commands run through Ansible's `shell` module on the host.
 """
 
+import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -39,8 +41,8 @@ class AnsibleExecutor(Executor):
             import ansible_runner  # noqa: F401
         except ImportError:
             return ["ansible-runner is not installed on this worker (install the 'ansible' extra)"]
-        if shutil.which("ansible-playbook") is None and not (Path(_venv_bin()) / "ansible-playbook").exists():
-            return ["ansible-playbook is not on this worker's PATH"]
+        if shutil.which("ansible-playbook", path=_search_path()) is None:
+            return ["ansible-playbook is not installed on this worker"]
         return []
 
     def check_playbook(self, command: str) -> list[str]:
@@ -93,7 +95,7 @@ class AnsibleExecutor(Executor):
                 private_data_dir=str(data_dir),
                 inventory=self._inventory(data_dir),
                 extravars=self._extravars(),
-                envvars={"ANSIBLE_HOST_KEY_CHECKING": "True", "ANSIBLE_NOCOLOR": "1"},
+                envvars={"ANSIBLE_HOST_KEY_CHECKING": "True", "ANSIBLE_NOCOLOR": "1", "PATH": _search_path()},
                 event_handler=on_event,
                 quiet=True,
                 timeout=int(max(1, timeout)),
@@ -125,7 +127,7 @@ class AnsibleExecutor(Executor):
         )
 
 
-def _venv_bin() -> str:
-    import sys
-
-    return str(Path(sys.executable).parent)
+def _search_path() -> str:
+    """PATH with this Python's bin directory first: the ansible extra installs ansible-playbook
+    next to the worker's interpreter, which need not be on the PATH the worker was started with."""
+    return os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])

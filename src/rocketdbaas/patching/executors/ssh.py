@@ -3,6 +3,8 @@ one the admin trusts (SshKnownHost rows in the database, plus the PATCH_SSH_KNOW
 An unknown or changed host key fails the command; it is never accepted on first use."""
 
 import asyncio
+import contextlib
+import logging
 import queue
 import threading
 from pathlib import Path
@@ -11,6 +13,9 @@ import asyncssh
 from django.conf import settings
 
 from rocketdbaas.patching.executors import ExecResult, Executor, OnOutput, OutputTail
+
+# asyncssh logs every connection at INFO; what matters is in the step's output and reason.
+asyncssh.set_log_level(logging.WARNING)
 
 
 def trusted_host_keys() -> str:
@@ -59,12 +64,13 @@ class SshExecutor(Executor):
         # a queue so on_output (which writes to the database) runs here, outside any event loop.
         chunks: queue.Queue[str | None] = queue.Queue()
         outcome: dict[str, ExecResult] = {}
+        known_hosts = (
+            self.known_hosts
+        )  # read here: the session thread's event loop may not query the database
 
         def session() -> None:
             try:
-                outcome["result"] = asyncio.run(asyncio.wait_for(self._run(command, chunks), timeout))
-            except TimeoutError:
-                outcome["result"] = ExecResult(None, error=f"timed out after {timeout:g}s")
+                outcome["result"] = asyncio.run(self._run(command, chunks, known_hosts, timeout))
             finally:
                 chunks.put(None)
 
@@ -80,44 +86,59 @@ class SshExecutor(Executor):
         result.output = tail.text
         return result
 
-    async def _run(self, command: str, chunks: "queue.Queue[str | None]") -> ExecResult:
+    async def _run(
+        self, command: str, chunks: "queue.Queue[str | None]", known_hosts: str, timeout: float
+    ) -> ExecResult:
+        where = f"{self.host.address}:{self.host.ssh_port}"
         try:
-            return await self._session(command, chunks)
+            return await self._session(command, chunks, known_hosts, timeout)
         except TimeoutError:
-            return ExecResult(
-                None, error=f"ssh connection to {self.host.address}:{self.host.ssh_port} timed out"
-            )
+            return ExecResult(None, error=f"ssh connection to {where} timed out")
         except asyncssh.HostKeyNotVerifiable as exc:
             return ExecResult(
                 None,
-                error=f"host key of {self.host.address}:{self.host.ssh_port} is not trusted ({exc.reason}); "
-                "add it to the SSH known hosts",
+                error=f"host key of {where} is not trusted ({exc.reason}); add it to the SSH known hosts",
             )
         except asyncssh.PermissionDenied:
             return ExecResult(None, error=f"ssh login as {self.host.ssh_user} was refused (key auth)")
         except (OSError, asyncssh.Error) as exc:
-            return ExecResult(None, error=f"ssh to {self.host.address}:{self.host.ssh_port} failed: {exc}")
+            return ExecResult(None, error=f"ssh to {where} failed: {exc}")
 
-    async def _session(self, command: str, chunks: "queue.Queue[str | None]") -> ExecResult:
-        async with (
-            asyncssh.connect(
-                self.host.address,
-                port=self.host.ssh_port,
-                username=self.host.ssh_user,
-                known_hosts=asyncssh.import_known_hosts(self.known_hosts),
-                client_keys=client_key_paths(),
-                ignore_encrypted=True,
-                agent_path=None,
-                password_auth=False,
-                kbdint_auth=False,
-                config=[],
-                connect_timeout=float(getattr(settings, "PATCH_SSH_CONNECT_TIMEOUT", 10)),
-            ) as conn,
-            conn.create_process(command, stderr=asyncssh.STDOUT, errors="replace") as proc,
-        ):
-            while chunk := await proc.stdout.read(65536):
-                chunks.put(chunk)
-            await proc.wait()
+    async def _session(
+        self, command: str, chunks: "queue.Queue[str | None]", known_hosts: str, timeout: float
+    ) -> ExecResult:
+        deadline = asyncio.get_running_loop().time() + timeout
+        conn = await asyncssh.connect(
+            self.host.address,
+            port=self.host.ssh_port,
+            username=self.host.ssh_user,
+            known_hosts=asyncssh.import_known_hosts(known_hosts),
+            client_keys=client_key_paths(),
+            ignore_encrypted=True,
+            agent_path=None,
+            password_auth=False,
+            kbdint_auth=False,
+            config=[],
+            connect_timeout=min(timeout, float(getattr(settings, "PATCH_SSH_CONNECT_TIMEOUT", 10))),
+        )
+        try:
+            proc = await conn.create_process(command, stderr=asyncssh.STDOUT, errors="replace")
+
+            async def pump() -> None:
+                while chunk := await proc.stdout.read(65536):
+                    chunks.put(chunk)
+                await proc.wait()
+
+            try:
+                await asyncio.wait_for(pump(), max(0.0, deadline - asyncio.get_running_loop().time()))
+            except TimeoutError:
+                # Ask the remote command to stop, and do not wait for it: drop the connection.
+                with contextlib.suppress(Exception):
+                    proc.kill()
+                conn.abort()
+                return ExecResult(None, error=f"timed out after {timeout:g}s")
             if proc.exit_signal is not None:
                 return ExecResult(None, error=f"killed by signal {proc.exit_signal[0]}")
             return ExecResult(proc.exit_status)
+        finally:
+            conn.close()

@@ -248,3 +248,24 @@ class RunInThread:
         self.thread.join(timeout)
         assert not self.thread.is_alive(), "the run did not finish"
         return self.result[0]
+
+
+@pytest.fixture(scope="session")
+def sshd():
+    """A real OpenSSH sshd on loopback (key auth; its host key in `sshd.host_key_line`)."""
+    from tests.support.sshd import Sshd, sshd_available
+
+    require_service(sshd_available(), "OpenSSH sshd is not installed (apt-get install openssh-server)")
+    server = Sshd()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def ssh_settings(settings, sshd):
+    settings.PATCH_SSH_KEY_PATH = sshd.client_key_path
+    settings.PATCH_SSH_USER = sshd.user
+    settings.PATCH_SSH_KNOWN_HOSTS = ""
+    return settings

@@ -839,10 +839,10 @@ def apply_retention(now: datetime | None = None) -> dict[str, int]:
             break
         day = first.astimezone(UTC).date()
         folded += _fold_day(day)
-    runs_deleted, _ = CollectionRun.objects.filter(
+    _, deleted = CollectionRun.objects.filter(
         created_at__lt=now - timedelta(days=run_retention_days())
     ).delete()
-    return {"samplesFolded": folded, "runsDeleted": runs_deleted}
+    return {"samplesFolded": folded, "runsDeleted": deleted.get(CollectionRun._meta.label, 0)}
 
 
 def _fold_day(day: date) -> int:

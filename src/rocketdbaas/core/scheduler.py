@@ -27,15 +27,16 @@ class PeriodicJob:
     name: str
     task: Any  # a django_tasks Task
     every: timedelta
+    at_start: bool = False  # also enqueued once whenever a worker starts
 
 
 PERIODIC_JOBS: dict[str, PeriodicJob] = {}
 
 
-def periodic(every: timedelta, name: str | None = None):
+def periodic(every: timedelta, name: str | None = None, at_start: bool = False):
     def register(task_obj):
         job_name = name or task_obj.module_path
-        PERIODIC_JOBS[job_name] = PeriodicJob(job_name, task_obj, every)
+        PERIODIC_JOBS[job_name] = PeriodicJob(job_name, task_obj, every, at_start)
         return task_obj
 
     return register
@@ -87,6 +88,12 @@ def run_due_jobs(now: datetime | None = None) -> list[str]:
 def run_scheduler(stop: threading.Event, tick: float = 5.0) -> None:
     """The worker's scheduler loop, until `stop` is set. Errors are logged and retried next tick."""
     try:
+        for job in PERIODIC_JOBS.values():
+            if job.at_start:
+                try:
+                    job.task.enqueue()
+                except Exception:
+                    logger.exception("Could not enqueue %s at worker start", job.name)
         while not stop.is_set():
             try:
                 run_due_jobs()

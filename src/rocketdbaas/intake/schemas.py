@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from rocketdbaas.core.schemas import CamelSchema
 from rocketdbaas.dbms import DbmsType
@@ -11,7 +11,16 @@ from rocketdbaas.intake.models import MAX_SERVERS, BackupPolicy, RequestStatus
 from rocketdbaas.intake.services import MAX_CONTACTS, MAX_CPU, MAX_GIGS
 from rocketdbaas.inventory.models import Environment
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True)]
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL cannot store NUL in text; refuse it as bad input instead of failing on insert.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_no_nul)]
+LongText = Annotated[str, AfterValidator(_no_nul)]
 
 
 class ContactIn(CamelSchema):
@@ -38,18 +47,18 @@ class IntakeRequestIn(CamelSchema):
     backup_policy: BackupPolicy = BackupPolicy.STANDARD
     cost_centre: Text = Field(min_length=1, max_length=50)
     needed_by: date
-    notes: str = Field("", max_length=10_000)
+    notes: LongText = Field("", max_length=10_000)
 
 
 class CommentIn(CamelSchema):
-    comment: str = Field("", max_length=10_000)
+    comment: LongText = Field("", max_length=10_000)
 
 
 class FulfilIn(CamelSchema):
     cluster_name: Text = Field(
         "", max_length=100, description="Name of the new cluster; <application>-<environment>-<type> if empty"
     )
-    comment: str = Field("", max_length=10_000)
+    comment: LongText = Field("", max_length=10_000)
 
 
 class ContactOut(CamelSchema):

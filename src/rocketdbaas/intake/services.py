@@ -81,7 +81,9 @@ def visible_requests(user) -> QuerySet[IntakeRequest]:
 
 def get_request(reference: str, user) -> IntakeRequest:
     """The request, if this user may see it (404 otherwise: its existence is not disclosed)."""
-    found = visible_requests(user).filter(reference=reference.upper()).first()
+    found = None
+    if "\x00" not in reference:  # PostgreSQL refuses NUL in a query; no reference has one
+        found = visible_requests(user).filter(reference=reference.upper()).first()
     if found is None:
         raise NotFound(f"No request {reference!r}.")
     return found

@@ -67,10 +67,15 @@ _ROLE_ORDER = Case(
 
 
 def with_dbms_type(view):
-    """Resolve the `dbms_type` URL part (any case); an unknown type is a 404 page."""
+    """Resolve the `dbms_type` URL part (any case); an unknown type is a 404 page.
+
+    Names with a NUL character are 404 too: no name has one, and PostgreSQL refuses them in queries.
+    """
 
     @wraps(view)
     def wrapper(request, dbms_type: str, *args, **kwargs):
+        if any("\x00" in str(value) for value in kwargs.values()):
+            raise Http404("No such name.")
         try:
             resolved = resolve_dbms_type(dbms_type)
         except NotFound as exc:

@@ -63,6 +63,8 @@ def test_requester_defaults_to_the_caller(dba_user, dba_api):
         ({"contacts": [{"name": "x", "email": "nope"}]}, "contacts"),
         ({"costCentre": ""}, "costCentre"),
         ({"requesterEmail": "not-mail"}, "requester_email"),
+        ({"notes": "nul\x00byte"}, "notes"),
+        ({"newApplicationName": "nul\x00"}, "newApplicationName"),
     ],
 )
 def test_bad_input_is_a_422_and_changes_nothing(owner_api, change, field):
@@ -142,6 +144,7 @@ def test_fulfil_conflicts_and_bad_names_change_nothing(owner_user, dba_api, add_
     body = assert_problem(dba_api.post(f"/api/intake/{ref}/fulfil", json={"clusterName": "bad name!"}), 422)
     assert state() == before
     assert_problem(dba_api.post("/api/intake/REQ-1999-0001/fulfil", json={}), 404)
+    assert_problem(dba_api.get("/api/intake/REQ%00"), 404)
 
 
 def test_decisions_need_a_dba(owner_user, owner_api, viewer_api, readonly_api, dba_api):

@@ -153,6 +153,8 @@ def test_cluster_detail_shows_servers_roles_and_versions(fleet, viewer_user):
     assert "16.4" in page and "Debian 12" in page and "8 cores" in page
     assert client.get("/clusters/postgresql/nope/").status_code == 404
     assert client.get("/clusters/mongodb/billing-prod/").status_code == 404
+    assert client.get("/clusters/postgresql/billing%00/").status_code == 404
+    assert client.get("/clusters/postgresql/?q=bill%00ing").status_code == 200  # invalid filter ignored
 
 
 def test_owners_see_only_their_applications(fleet):

@@ -168,6 +168,7 @@ def _record_failure(backup: Backup, user) -> None:
         user=user,
         planned=False,
         details={"backupId": backup.pk, "repository": backup.repository, "tool": backup.tool},
+        occurred_at=backup.stopped_at or backup.started_at,
     )
 
 

@@ -63,7 +63,7 @@ class MonthRange:
 
 def _parse_month(value: str, field: str) -> date:
     match = _MONTH.match(value.strip())
-    if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1970:
+    if match is None or not 1 <= int(match.group(2)) <= 12 or not 1970 <= int(match.group(1)) <= 2999:
         raise Invalid(
             "The period is not valid.",
             errors=[{"field": field, "message": f"Use a month written YYYY-MM, not {value!r}."}],

@@ -2,13 +2,17 @@
 
 from datetime import date
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from tests.support.fixtures import make_user
 
+from rocketdbaas.accounts.models import Role
 from rocketdbaas.activities.models import Activity, ActivityType
 from rocketdbaas.inventory.models import Application
+from rocketdbaas.reports.demo import load_demo
 from rocketdbaas.reports.models import RateCard
 from rocketdbaas.reports.tests.conftest import activity, make_cluster, make_server
 
@@ -79,6 +83,8 @@ def test_unknown_dbms_type(viewer_api):
     ("slug", "params", "field"),
     [
         ("costs", {"since": "2026-13"}, "since"),
+        ("costs", {"since": "1969-12"}, "since"),
+        ("downtime", {"until": "9999-12"}, "until"),
         ("costs", {"since": "26-01"}, "since"),
         ("costs", {"until": "2026-1"}, "until"),
         ("costs", {"since": "2026-06", "until": "2026-01"}, "since"),
@@ -237,3 +243,45 @@ def test_rate_cards_price_the_costs_report(admin_api, viewer_api, fleet):
     crm = next(row for row in body["rows"] if row["application"] == "crm")
     assert crm["totalCost"] == 26 * 10.5 + 100 * 2 + 620 * 0.1 and crm["currency"] == "EUR"
     assert body["summary"]["rateCards"][0]["effectiveFrom"] == "2026-04-01"
+
+
+def test_demo_rate_cards_are_loaded_once(db):
+    load_demo(StringIO())
+    load_demo(StringIO())
+    assert sorted(RateCard.objects.values_list("dbms_type", flat=True)) == ["mongodb", "postgresql"]
+
+
+def test_admin_site_edits_rate_cards_through_the_service(db, client):
+
+    root = make_user("root-admin", Role.ADMIN, is_staff=True, is_superuser=True)
+    client.force_login(root)
+    form = {
+        "dbms_type": "postgresql",
+        "effective_from": "2026-01-01",
+        "currency": "USD",
+        "r_cpu": "1",
+        "r_ram": "1",
+        "r_disk": "1",
+        "r_backup": "1",
+        "notes": "",
+    }
+    response = client.post("/admin/reports/ratecard/add/", form)
+    assert response.status_code == 302, response.content
+    card = RateCard.objects.get()
+    assert card.updated_by == root
+    assert Activity.objects.filter(type=ActivityType.OTHER, summary__startswith="Rate card created").exists()
+    # An overlapping period is a form error, nothing saved.
+    response = client.post("/admin/reports/ratecard/add/", {**form, "effective_from": "2026-03-01"})
+    assert response.status_code == 200 and "overlaps" in response.content.decode()
+    response = client.post("/admin/reports/ratecard/add/", {**form, "effective_from": "2026-03-15"})
+    assert response.status_code == 200 and "month boundaries" in response.content.decode()
+    assert RateCard.objects.count() == 1
+    response = client.post(
+        f"/admin/reports/ratecard/{card.pk}/change/", {**form, "effective_to": "2026-06-01"}
+    )
+    assert response.status_code == 302
+    card.refresh_from_db()
+    assert card.effective_to == date(2026, 6, 1)
+    # Cards are never deleted: past costs depend on them.
+    assert client.post(f"/admin/reports/ratecard/{card.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert RateCard.objects.count() == 1

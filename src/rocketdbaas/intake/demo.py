@@ -33,10 +33,10 @@ def load_demo(stdout) -> None:
     if orders is not None:
         orders.owners.add(owner)
     today = timezone.localdate()
-    common = dict(requester_name="Dana Owner", requester_email="dana@example.com")
     requests = [
         services.RequestSpec(
-            **common,
+            requester_name="Dana Owner",
+            requester_email="dana@example.com",
             new_application_name="loyalty",
             contacts=[services.ContactSpec("Loyalty team", "loyalty@example.com")],
             dbms_type="postgresql",
@@ -52,7 +52,8 @@ def load_demo(stdout) -> None:
             notes="Points ledger for the loyalty programme; launch in Q3.",
         ),
         services.RequestSpec(
-            **common,
+            requester_name="Dana Owner",
+            requester_email="dana@example.com",
             application="orders" if orders else "",
             new_application_name="" if orders else "orders",
             dbms_type="mongodb",

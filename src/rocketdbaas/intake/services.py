@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from rocketdbaas.accounts.models import Role, User
+from rocketdbaas.contacts import services as contacts
 from rocketdbaas.core.errors import Conflict, Forbidden, Invalid, NotFound
 from rocketdbaas.core.middleware import current_request_id
 from rocketdbaas.core.permissions import is_fleet_operator
@@ -347,11 +348,14 @@ def fulfil_request(reference: str, *, user, cluster_name: str = "", comment: str
         request.cluster = cluster
         request.application = cluster.application
         request.save(update_fields=["status", "cluster", "application", "updated_at"])
+        linked = _link_contacts(request, cluster.application, user)
         if before == RequestStatus.SUBMITTED:
             _event(request, user, from_status=before, to_status=RequestStatus.APPROVED)
         built = f"Cluster {cluster.name} built from {', '.join(m.server_name for m in members)}."
         if is_new_application:
             built += f" New application {cluster.application.name} created."
+        if linked:
+            built += f" Contacts linked to {cluster.application.name}: {', '.join(linked)}."
         _event(
             request,
             user,
@@ -360,6 +364,29 @@ def fulfil_request(reference: str, *, user, cluster_name: str = "", comment: str
             comment=f"{built}\n{comment.strip()}".strip(),
         )
     return get_request(reference, user)
+
+
+def _link_contacts(request: IntakeRequest, application: Application, user) -> list[str]:
+    """Sign the request's contacts up for the application (reusing an active contact with the
+    same e-mail); returns the e-mails newly linked."""
+    linked = []
+    already = {
+        e.lower()
+        for e in contacts.application_links(user, application).values_list("contact__email", flat=True)
+    }
+    for wanted in request.contacts:
+        email = wanted["email"].lower()
+        if email in already:
+            continue
+        existing = contacts.visible_contacts(user).not_expired().filter(email__iexact=email).first()
+        if existing is not None:
+            contacts.link_contact(user, application.name, existing.pk)
+        else:
+            name = wanted["name"] or email.split("@", 1)[0]
+            contacts.sign_up_contact(user, application.name, {"name": name, "email": email})
+        already.add(email)
+        linked.append(email)
+    return linked
 
 
 def _topology(dbms_type: DbmsType, servers: int) -> str:

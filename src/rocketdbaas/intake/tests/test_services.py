@@ -118,6 +118,40 @@ def test_fulfil_pulls_best_fit_servers_and_builds_the_cluster(owner_user, dba_us
     assert "pg-a, pg-b" in last.comment and "New application Billing created." in last.comment
     assert "Built on time." in last.comment
     assert done.is_new_application and done.application == cluster.application
+    assert "Contacts linked to Billing: ops@example.com." in last.comment
+    assert list(cluster.application.contact_links.values_list("contact__name", "contact__email")) == [
+        ("Ops Team", "ops@example.com")
+    ]
+
+
+def test_fulfil_reuses_active_contacts_and_skips_linked_ones(owner_user, dba_user, add_pool, application):
+    from rocketdbaas.contacts import services as contacts
+
+    add_pool("postgresql", ("pg-a", 4, 16, 100))
+    contacts.sign_up_contact(dba_user, "Payments", {"name": "Known", "email": "known@example.com"})
+    elsewhere = contacts.create_contact(dba_user, {"name": "Elsewhere", "email": "else@example.com"})
+    application.owners.add(owner_user)
+    request = services.submit_request(
+        spec(
+            new_application_name="",
+            application="Payments",
+            number_of_servers=1,
+            contacts=[
+                services.ContactSpec("", "KNOWN@example.com"),
+                services.ContactSpec("", "else@example.com"),
+                services.ContactSpec("", "new.person@example.com"),
+            ],
+        ),
+        owner_user,
+    )
+    done = services.fulfil_request(request.reference, user=dba_user)
+    links = dict(application.contact_links.values_list("contact__email", "contact_id"))
+    assert set(links) == {"known@example.com", "else@example.com", "new.person@example.com"}
+    assert links["else@example.com"] == elsewhere.pk
+    assert application.contact_links.get(contact__email="new.person@example.com").contact.name == "new.person"
+    assert (
+        "Contacts linked to Payments: else@example.com, new.person@example.com." in done.events.last().comment
+    )
 
 
 def test_fulfil_when_the_pool_cannot_satisfy_changes_nothing(owner_user, dba_user, add_pool):

@@ -168,7 +168,9 @@ def summarize(
     # separate incidents, so history the SQL skips (everything closed before the period) never
     # changes an incident that reaches into the period.
     incidents: list[tuple[datetime, datetime, bool]] = []
-    for start, end, resolved in sorted((o.start, o.end, o.resolved) for o in outages if not o.planned):
+    # An Up at the very instant of its Down is no incident: nothing was down for any time.
+    unplanned = [o for o in outages if not o.planned and (o.end > o.start or not o.resolved)]
+    for start, end, resolved in sorted((o.start, o.end, o.resolved) for o in unplanned):
         if incidents and start < incidents[-1][1]:
             last = incidents[-1]
             incidents[-1] = (last[0], max(last[1], end), last[2] and resolved)

@@ -3,7 +3,7 @@
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from ninja import NinjaAPI
@@ -66,6 +66,16 @@ def on_unauthenticated(request, exc):
         "Send a valid API token as 'Authorization: Bearer <token>'.",
         instance=request.path,
         headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_too_big(request, exc):
+    return problem_response(
+        413,
+        "The request body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE; send it in smaller batches.",
+        title="Content too large",
+        instance=request.path,
     )
 
 

@@ -163,6 +163,8 @@ TASKS = {
 POOL_LEASE_SECONDS = env.int("POOL_LEASE_SECONDS", default=3600)
 # How often the worker returns servers whose lease ran out to Free (pulls also do it lazily).
 POOL_LEASE_SWEEP_SECONDS = env.int("POOL_LEASE_SWEEP_SECONDS", default=60)
+# Registering a fleet (POST clustersServers) sends thousands of servers in one body; 2.5 MB is too little.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=32 * 1024 * 1024)
 # Credentials for reaching managed servers are encrypted with this key (Fernet).
 CREDENTIALS_KEY = env.str("CREDENTIALS_KEY", default="")
 # Where a referenced collector password may come from: variables with this prefix, files in these dirs.

@@ -1120,7 +1120,11 @@ def reconcile_runs(now: datetime | None = None) -> list[int]:
         for run in candidates:
             if run.owner:
                 logger.warning("Patch run %s: worker %s stopped heartbeating; resuming it", run.pk, run.owner)
-                PatchRun.objects.filter(pk=run.pk).update(status=RunStatus.INTERRUPTED)
+            # Clearing the owner fences the old worker out (its heartbeat and writes check it) and,
+            # with queued_at, keeps the next reconcile from queueing the run again while it waits.
+            PatchRun.objects.filter(pk=run.pk).update(
+                status=RunStatus.INTERRUPTED if run.owner else run.status, owner="", queued_at=now
+            )
             requeue.append(run.pk)
         for run_id in requeue:
             transaction.on_commit(partial(enqueue_run, run_id))

@@ -18,7 +18,7 @@ def execute_patch_run(run_id: int) -> str | None:
     return RunOrchestrator(run_id).execute()
 
 
-@periodic(every=RECONCILE_EVERY)
+@periodic(every=RECONCILE_EVERY, at_start=True)
 @task()
 def reconcile_patch_runs() -> list[int]:
     """Queue again every run whose worker stopped heartbeating or whose task was lost."""

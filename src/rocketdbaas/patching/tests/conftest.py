@@ -214,7 +214,9 @@ def register_alias(pg: PgCluster, name: str, app: str, env: str = "prod", **serv
     return cluster, servers
 
 
-def wait_for(predicate, timeout: float = 20.0, what: str = "condition"):
+def wait_for(predicate, timeout: float = 20.0, what="condition"):
+    """Poll until predicate() is truthy; `what` (a string, or a callable giving one when it
+    fails, e.g. a worker's log) explains a timeout."""
     import time
 
     deadline = time.monotonic() + timeout
@@ -223,7 +225,7 @@ def wait_for(predicate, timeout: float = 20.0, what: str = "condition"):
         if value:
             return value
         time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
 
 
 class RunInThread:
@@ -269,3 +271,86 @@ def ssh_settings(settings, sshd):
     settings.PATCH_SSH_USER = sshd.user
     settings.PATCH_SSH_KNOWN_HOSTS = ""
     return settings
+
+
+def test_database_url() -> str:
+    """The URL of the database this test runs on, for worker processes to share it."""
+    from django.db import connection
+
+    sd = connection.settings_dict
+    if sd["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{sd['NAME']}"
+    auth = sd["USER"] + (f":{sd['PASSWORD']}" if sd.get("PASSWORD") else "")
+    return f"postgresql://{auth}@{sd['HOST'] or '127.0.0.1'}:{sd['PORT'] or 5432}/{sd['NAME']}"
+
+
+test_database_url.__test__ = False  # type: ignore[attr-defined]
+
+
+class WorkerProcess:
+    """`rocketdbaas worker` (task worker + periodic scheduler) in its own process, on the test's
+    database, with the short leases of worker_settings."""
+
+    def __init__(self, logdir, name: str, *args: str, **env: str):
+        import subprocess
+        import sys
+
+        self.log_path = logdir / f"{name}.log"
+        self.log = open(self.log_path, "w")  # noqa: SIM115 - open while the worker runs
+        environment = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "rocketdbaas.patching.tests.worker_settings",
+            "DATABASE_URL": test_database_url(),
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+        code = "import sys; from rocketdbaas.cli import main; sys.exit(main(sys.argv))"
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code, "worker", "--tick", "0.2", *args],
+            env=environment,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def kill(self) -> None:
+        import signal
+
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self.log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+
+@pytest.fixture
+def workers(tmp_path):
+    """Start worker processes with workers.start(name, **env); all are stopped at the end."""
+    started: list[WorkerProcess] = []
+
+    class Workers:
+        def start(self, name: str, *args: str, **env: str) -> WorkerProcess:
+            worker = WorkerProcess(tmp_path, name, *args, **env)
+            started.append(worker)
+            return worker
+
+    try:
+        yield Workers()
+    finally:
+        for worker in started:
+            worker.stop()

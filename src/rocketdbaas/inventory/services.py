@@ -286,10 +286,13 @@ def retire_pool_servers(dbms_type: str, names: Sequence[str], user=None) -> list
 def release_expired_leases(dbms_type: str | None = None, now: datetime | None = None) -> int:
     """Return Locked servers whose lease ran out to Free. Safe to run from many places at once."""
     now = now or timezone.now()
+    qs = Server.objects.filter(status=PoolStatus.LOCKED, lease_expires_at__lte=now)
+    if dbms_type:
+        qs = qs.filter(dbms_type=dbms_type)
+    # Every pull calls this: the common case (nothing expired) costs one indexed read, no transaction.
+    if not qs.exists():
+        return 0
     with transaction.atomic():
-        qs = Server.objects.filter(status=PoolStatus.LOCKED, lease_expires_at__lte=now)
-        if dbms_type:
-            qs = qs.filter(dbms_type=dbms_type)
         # skip_locked: a row another transaction holds is being changed by it; leave it alone.
         expired = list(qs.select_for_update(skip_locked=True, of=("self",)).order_by("pk"))
         if not expired:

@@ -399,3 +399,12 @@ def test_patch_cannot_use_another_callers_lock(admin_user, locked_pair, empty_cl
     assert db_state() == before
     # An admin may release a stuck reservation.
     assert make_client(admin_user).patch(POOL + "/k-1", json={"status": "Free"}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_oversized_body_is_413_and_changes_nothing(dba_api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = [{"serverName": f"big-{i}", "cpu": 1, "ram": 1, "dbGigs": 1} for i in range(100)]
+    before = db_state()
+    assert_problem(dba_api.post(POOL, json=body), 413)
+    assert db_state() == before

@@ -1,11 +1,14 @@
 """/api/contacts, /api/applications/{name}/contacts and /api/notifications."""
 
-from ninja import Status
+from ninja import Field, Path, Query, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
 from rocketdbaas.contacts import services
 from rocketdbaas.contacts.models import ContactStatus, NotificationStatus
 from rocketdbaas.contacts.schemas import (
+    MAX_ID,
+    MAX_OFFSET,
+    NO_NUL,
     ContactIn,
     ContactOut,
     ContactPatch,
@@ -20,6 +23,19 @@ from rocketdbaas.core.schemas import ApiRouter, ProblemSchema
 
 router = ApiRouter()
 
+
+class Pages(LimitOffsetPagination):
+    """limit/offset with bounds, so a huge value is a 422 rather than an overflow in the database."""
+
+    class Input(Schema):
+        limit: int = Field(100, ge=1, le=1000)
+        offset: int = Field(0, ge=0, le=MAX_OFFSET)
+
+
+ContactId = Path(..., ge=1, le=MAX_ID)
+NotificationId = Path(..., ge=1, le=MAX_ID)
+ApplicationName = Path(..., max_length=100, pattern=NO_NUL)
+
 ERRORS = {
     400: ProblemSchema,
     403: ProblemSchema,
@@ -30,12 +46,12 @@ ERRORS = {
 
 
 @router.get("/contacts", response={200: list[ContactOut], **ERRORS}, summary="List contacts")
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 def list_contacts(
     request,
-    name: str | None = None,
-    email: str | None = None,
-    application: str | None = None,
+    name: str | None = Query(None, max_length=200, pattern=NO_NUL),
+    email: str | None = Query(None, max_length=254, pattern=NO_NUL),
+    application: str | None = Query(None, max_length=100, pattern=NO_NUL),
     status: ContactStatus = ContactStatus.ACTIVE,
 ):
     """Expired contacts are hidden unless `status=expired` or `status=all`. Owners see their applications' contacts."""
@@ -51,12 +67,12 @@ def create_contact(request, payload: ContactIn):
 
 
 @router.get("/contacts/{contact_id}", response={200: ContactOut, **ERRORS}, summary="Read a contact")
-def get_contact(request, contact_id: int):
+def get_contact(request, contact_id: int = ContactId):
     return services.get_contact(request.user, contact_id)
 
 
 @router.patch("/contacts/{contact_id}", response={200: ContactOut, **ERRORS}, summary="Update a contact")
-def update_contact(request, contact_id: int, payload: ContactPatch):
+def update_contact(request, payload: ContactPatch, contact_id: int = ContactId):
     services.update_contact(request.user, contact_id, payload.model_dump(exclude_unset=True))
     return services.get_contact(request.user, contact_id)
 
@@ -64,7 +80,7 @@ def update_contact(request, contact_id: int, payload: ContactPatch):
 @router.post(
     "/contacts/{contact_id}/expire", response={200: ContactOut, **ERRORS}, summary="Expire a contact"
 )
-def expire_contact(request, contact_id: int, payload: ExpireIn | None = None):
+def expire_contact(request, contact_id: int = ContactId, payload: ExpireIn | None = None):
     """Now, or at a future `at`. Expired contacts are kept as history and receive nothing."""
     services.expire_contact(request.user, contact_id, payload.at if payload else None)
     return services.get_contact(request.user, contact_id)
@@ -75,7 +91,7 @@ def expire_contact(request, contact_id: int, payload: ExpireIn | None = None):
     response={200: ContactOut, **ERRORS},
     summary="Reactivate a contact",
 )
-def reactivate_contact(request, contact_id: int):
+def reactivate_contact(request, contact_id: int = ContactId):
     """Clears the contact's end date, unless another active contact has its email by now."""
     services.reactivate_contact(request.user, contact_id)
     return services.get_contact(request.user, contact_id)
@@ -86,8 +102,10 @@ def reactivate_contact(request, contact_id: int):
     response={200: list[LinkOut], **ERRORS},
     summary="List an application's contacts",
 )
-@paginate(LimitOffsetPagination)
-def list_application_contacts(request, name: str, status: ContactStatus = ContactStatus.ACTIVE):
+@paginate(Pages)
+def list_application_contacts(
+    request, name: str = ApplicationName, status: ContactStatus = ContactStatus.ACTIVE
+):
     return services.application_links(request.user, services.get_application(name), status)
 
 
@@ -96,7 +114,7 @@ def list_application_contacts(request, name: str, status: ContactStatus = Contac
     response={201: LinkOut, **ERRORS},
     summary="Attach a contact to an application, or sign up a new one",
 )
-def link_contact(request, name: str, payload: LinkIn):
+def link_contact(request, payload: LinkIn, name: str = ApplicationName):
     """Give `contactId` to attach an existing contact, or `contact` to create one and attach it."""
     if payload.contact is not None:
         link = services.sign_up_contact(
@@ -119,7 +137,7 @@ def link_contact(request, name: str, payload: LinkIn):
     response={200: LinkOut, **ERRORS},
     summary="Change a contact's role or patching emails for an application",
 )
-def update_link(request, name: str, contact_id: int, payload: LinkPatch):
+def update_link(request, payload: LinkPatch, name: str = ApplicationName, contact_id: int = ContactId):
     services.update_link(
         request.user, name, contact_id, role=payload.role, patching_emails=payload.patching_emails
     )
@@ -131,7 +149,7 @@ def update_link(request, name: str, contact_id: int, payload: LinkPatch):
     response={204: None, **ERRORS},
     summary="Detach a contact from an application",
 )
-def unlink_contact(request, name: str, contact_id: int):
+def unlink_contact(request, name: str = ApplicationName, contact_id: int = ContactId):
     services.unlink_contact(request.user, name, contact_id)
     return Status(204, None)
 
@@ -139,8 +157,12 @@ def unlink_contact(request, name: str, contact_id: int):
 @router.get(
     "/notifications", response={200: list[NotificationOut], **ERRORS}, summary="List notification emails"
 )
-@paginate(LimitOffsetPagination)
-def list_notifications(request, application: str | None = None, status: NotificationStatus | None = None):
+@paginate(Pages)
+def list_notifications(
+    request,
+    application: str | None = Query(None, max_length=100, pattern=NO_NUL),
+    status: NotificationStatus | None = None,
+):
     """Every email queued, sent or failed, newest first; owners see their applications' only."""
     return services.list_notifications(request.user, application=application, status=status)
 
@@ -150,5 +172,5 @@ def list_notifications(request, application: str | None = None, status: Notifica
     response={200: NotificationDetailOut, **ERRORS},
     summary="Read a notification email with its text and HTML",
 )
-def get_notification(request, notification_id: int):
+def get_notification(request, notification_id: int = NotificationId):
     return services.get_notification(request.user, notification_id)

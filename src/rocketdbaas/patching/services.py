@@ -829,7 +829,26 @@ def list_runs(
     dry_run: bool | None = None,
     active: bool | None = None,
 ) -> QuerySet[PatchRun]:
-    qs = visible_runs(user).filter(dbms_type=dbms_type)
+    qs = list_filtered(
+        visible_runs(user).filter(dbms_type=dbms_type),
+        status=status,
+        patch_type=patch_type,
+        cluster=cluster,
+        dry_run=dry_run,
+        active=active,
+    )
+    return qs.order_by("-created_at", "-id")
+
+
+def list_filtered(
+    qs: QuerySet[PatchRun],
+    *,
+    status: str | None = None,
+    patch_type: str | None = None,
+    cluster: str | None = None,
+    dry_run: bool | None = None,
+    active: bool | None = None,
+) -> QuerySet[PatchRun]:
     if status:
         qs = qs.filter(status=status)
     if patch_type:
@@ -844,13 +863,16 @@ def list_runs(
             if active
             else qs.exclude(status__in=ACTIVE_RUN_STATUSES)
         )
-    return with_progress(qs).order_by("-created_at", "-id")
+    return with_progress(qs)
 
 
-def get_run(dbms_type: str, run_id: int, user=None) -> PatchRun:
-    run = with_progress(visible_runs(user).filter(dbms_type=dbms_type, pk=run_id)).first()
+def get_run(dbms_type: str | None, run_id: int, user=None) -> PatchRun:
+    qs = visible_runs(user).filter(pk=run_id)
+    if dbms_type:
+        qs = qs.filter(dbms_type=dbms_type)
+    run = with_progress(qs).first()
     if run is None:
-        raise NotFound(f"No {dbms_type} patch run {run_id}.")
+        raise NotFound(f"No patch run {run_id}" + (f" of type {dbms_type}." if dbms_type else "."))
     return run
 
 
@@ -867,16 +889,15 @@ def run_clusters(run: PatchRun) -> QuerySet[PatchRunCluster]:
     return run.clusters.select_related("cluster__application").order_by("batch", "position")
 
 
-def get_step(dbms_type: str, run_id: int, step_id: int, user=None) -> PatchStep:
+def get_step(dbms_type: str | None, run_id: int, step_id: int, user=None) -> PatchStep:
+    runs = visible_runs(user).filter(dbms_type=dbms_type) if dbms_type else visible_runs(user)
     step = (
-        PatchStep.objects.filter(
-            run__in=visible_runs(user).filter(dbms_type=dbms_type), run_id=run_id, pk=step_id
-        )
+        PatchStep.objects.filter(run__in=runs, run_id=run_id, pk=step_id)
         .select_related("server", "cluster")
         .first()
     )
     if step is None:
-        raise NotFound(f"No step {step_id} in {dbms_type} patch run {run_id}.")
+        raise NotFound(f"No step {step_id} in patch run {run_id}.")
     return step
 
 

@@ -1172,8 +1172,7 @@ def patch_history(cluster: Cluster, limit_per_server: int = 5) -> dict[int, list
     """Each server's latest real patch steps (newest first), in one query."""
     newest_first = [F("started_at").desc(nulls_last=True), F("id").desc()]
     steps = (
-        PatchStep.objects.filter(cluster=cluster, run__dry_run=False)
-        .exclude(status=StepStatus.PENDING)
+        PatchStep.objects.filter(cluster=cluster, run__dry_run=False, started_at__isnull=False)
         .annotate(nth=Window(RowNumber(), partition_by=[F("server_id")], order_by=newest_first))
         .filter(nth__lte=limit_per_server)
         .select_related("run", "server")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from rocketdbaas.contacts.models import NotificationEvent
 from rocketdbaas.patching.models import StepOutcome
@@ -57,12 +57,7 @@ class PatchEvent:
 
 
 def run_url(run_id: int) -> str:
-    try:
-        path = reverse("patching:run-detail", args=[run_id])
-    except NoReverseMatch:
-        logger.warning("No run page to link to for patch run %s", run_id)
-        return ""
-    return settings.BASE_URL.rstrip("/") + path
+    return settings.BASE_URL.rstrip("/") + reverse("patching:run-detail", args=[run_id])
 
 
 def _event_key(event: NotificationEvent, run: Any, step: Any = None) -> str:

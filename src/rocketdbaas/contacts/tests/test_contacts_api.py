@@ -1,12 +1,16 @@
 """/api/contacts: create, list, read, update, expire, reactivate; bad input and permissions."""
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from rocketdbaas.contacts.models import Contact, ContactAction, ContactChange
+from rocketdbaas.contacts.services import create_contact
 from rocketdbaas.contacts.tests.conftest import link, make_application, make_contact
+from rocketdbaas.core.errors import Conflict
 
 pytestmark = pytest.mark.django_db
 
@@ -310,3 +314,29 @@ def test_read_only_callers_change_nothing(request, client):
     assert_problem(api.patch(f"/api/contacts/{ana.pk}", json={"name": "x"}), 403)
     assert_problem(api.post(f"/api/contacts/{ana.pk}/expire", json={}), 403)
     assert snapshot() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creates_of_one_email_leave_one_active_contact(dba_user):
+    """Contacts with an end date are outside the database's unique index; the service serialises them."""
+    until = timezone.now() + timedelta(days=30)
+    barrier = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def create(i: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            create_contact(dba_user, {"name": f"Twin {i}", "email": "twin@example.com", "valid_to": until})
+            outcomes.append("created")
+        except Conflict:
+            outcomes.append("conflict")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(outcomes) == ["conflict"] * 5 + ["created"]
+    assert Contact.objects.filter(email="twin@example.com").count() == 1

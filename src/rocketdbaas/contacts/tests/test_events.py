@@ -71,10 +71,12 @@ def finish(step: PatchStep, outcome: StepOutcome, version_after: str = "", exit_
     step.save()
 
 
-def test_the_adapter_groups_a_run_by_application_in_patch_order(run, fleet):
+def test_the_adapter_groups_a_run_by_application_in_patch_order(run, fleet, settings):
+    settings.BASE_URL = "https://dbaas.example.com/"
     finish(step(run, "shop-db-2"), StepOutcome.SUCCEEDED, "16.4")
     event = patch_event_from_run(NotificationEvent.PATCH_STARTED, run)
     assert event.key == f"patch-run:{run.pk}:patch_started"
+    assert event.run_url == f"https://dbaas.example.com/patching/runs/{run.pk}/"
     assert (event.run_id, event.dbms_type, event.patch_type, event.patch_version) == (
         run.pk,
         "postgresql",

@@ -26,6 +26,7 @@ from rocketdbaas.contacts.tests.conftest import (
     patch_event,
 )
 from rocketdbaas.contacts.tests.test_contacts_api import assert_problem
+from rocketdbaas.core.scheduler import PERIODIC_JOBS
 
 STARTED = NotificationEvent.PATCH_STARTED
 FAILED = NotificationEvent.PATCH_SERVER_FAILED
@@ -327,3 +328,8 @@ def test_notifications_api_filters_and_bad_input(viewer_api, people, fleet):
     assert_problem(viewer_api.get("/api/notifications", status="lost"), 422)
     assert_problem(viewer_api.get("/api/notifications", application="nope"), 404)
     assert_problem(viewer_api.get("/api/notifications/999999"), 404)
+
+
+def test_the_delivery_sweep_is_a_periodic_job():
+    job = PERIODIC_JOBS[deliver_notifications.module_path]
+    assert job.task is deliver_notifications and job.every == timedelta(seconds=60)

@@ -3,14 +3,15 @@
 import calendar
 import itertools
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import transaction
-from django.db.models import Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Value, Window
+from django.db import connection, transaction
+from django.db.models import Case, Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Value, When, Window
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -68,6 +69,21 @@ def record_activity(
         ticket_url=ticket_url,
         request_id=current_request_id(),
     )
+
+
+@contextmanager
+def no_jit():
+    """Run fleet-wide report queries without PostgreSQL's JIT compiler.
+
+    Their cost estimates are high (a correlated lookup per row) while the real work is a few
+    hundred milliseconds; compiling them took longer than running them (measured: 1.5 s of JIT
+    for a 0.3 s query).
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+        yield
 
 
 @dataclass
@@ -427,7 +443,13 @@ def _downtime_event_rows(dbms_type: str, period_end: datetime, period_start: dat
         qs = qs.filter(cluster_id__in=cluster_ids)
     return (
         qs.annotate(
-            anchor=anchor, closer=closer, eff_planned=Coalesce(latest_planned, F("planned"), Value(False))
+            anchor=anchor,
+            closer=closer,
+            # Only a Down's planned flag matters (it opens the outage).
+            eff_planned=Case(
+                When(type=ActivityType.DOWN, then=Coalesce(latest_planned, F("planned"), Value(False))),
+                default=Value(False),
+            ),
         )
         .filter(Q(anchor__isnull=True) | Q(occurred_at__gte=F("anchor")))
         .filter(
@@ -459,11 +481,12 @@ def downtime_for_clusters(
     names = dict(clusters_qs.order_by("name").values_list("pk", "name"))
     events_by_cluster: dict[int, list[DowntimeEvent]] = {}
     rows = _downtime_event_rows(dbms_type, period_end, period_start, cluster_ids)
-    for cluster_id, group in itertools.groupby(rows.iterator(chunk_size=5000), key=lambda r: r[0]):
-        events_by_cluster[cluster_id] = [
-            DowntimeEvent(occurred_at, kind == ActivityType.DOWN, server_id, bool(planned))
-            for _, occurred_at, kind, server_id, planned in group
-        ]
+    with no_jit():
+        for cluster_id, group in itertools.groupby(rows.iterator(chunk_size=5000), key=lambda r: r[0]):
+            events_by_cluster[cluster_id] = [
+                DowntimeEvent(occurred_at, kind == ActivityType.DOWN, server_id, bool(planned))
+                for _, occurred_at, kind, server_id, planned in group
+            ]
     return [
         summarize(pk, name, events_by_cluster.get(pk, []), period_start, period_end, now)
         for pk, name in names.items()

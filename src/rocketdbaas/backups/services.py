@@ -5,16 +5,17 @@ import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, Q, QuerySet
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from rocketdbaas.accounts.models import Role
 from rocketdbaas.activities.models import ActivityType
-from rocketdbaas.activities.services import record_activity, visible_cluster
+from rocketdbaas.activities.services import no_jit, record_activity, visible_cluster
 from rocketdbaas.backups.importers import ImportFormatError, parse_pbm, parse_pgbackrest
 from rocketdbaas.backups.models import (
     ALLOWED_PARENT_TYPES,
@@ -476,12 +477,28 @@ _FACT_COLUMNS = (
     "label",
     "backup_type",
     "status",
-    "started_at",
-    "stopped_at",
+    "started_text",
+    "stopped_text",
     "depends_on_id",
     "pinned",
     "bkup_size_gigs",
 )
+
+
+def _fact_rows(qs: QuerySet) -> QuerySet:
+    """The columns roll-off needs. Times come as text and are parsed by fromisoformat: for
+    hundreds of thousands of rows that is several times faster than the driver's timestamp
+    conversion (measured on the benchmark's 500,000 backups)."""
+    return qs.annotate(
+        started_text=Cast("started_at", CharField()), stopped_text=Cast("stopped_at", CharField())
+    ).values_list(*_FACT_COLUMNS)
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -519,23 +536,22 @@ def _plan_cluster(
     rows: Iterable[tuple], policy: Policy, now: datetime, cluster_name: str
 ) -> list[RollOffItem]:
     items: list[RollOffItem] = []
-    for repository, repo_rows in itertools.groupby(
-        sorted(rows, key=lambda r: (r[2], r[0])), key=lambda r: r[2]
-    ):
+    # Rows arrive ordered by repository (then id), so each repository is one run.
+    for repository, repo_rows in itertools.groupby(rows, key=lambda r: r[2]):
         by_id = {r[0]: r for r in repo_rows}
-        facts = [
-            BackupFacts(
+        facts = {
+            r[0]: BackupFacts(
                 id=r[0],
                 backup_type=r[4],
                 status=r[5],
-                started_at=r[6],
-                stopped_at=r[7],
+                started_at=_parse_time(r[6]),  # type: ignore[arg-type]
+                stopped_at=_parse_time(r[7]),
                 depends_on_id=r[8],
                 pinned=r[9],
             )
             for r in by_id.values()
-        ]
-        for expiry in plan_roll_off(facts, policy, now):
+        }
+        for expiry in plan_roll_off(list(facts.values()), policy, now):
             r = by_id[expiry.backup_id]
             root = by_id.get(expiry.chain_root_id) if expiry.chain_root_id is not None else None
             items.append(
@@ -546,7 +562,7 @@ def _plan_cluster(
                     label=r[3],
                     backup_type=r[4],
                     status=r[5],
-                    started_at=r[6],
+                    started_at=facts[r[0]].started_at,
                     bkup_size_gigs=r[10],
                     reason=expiry.reason,
                     chain_root=root[3] if root else None,
@@ -580,21 +596,24 @@ def roll_off_backups(
     live = Backup.objects.filter(dbms_type=dbms_type, expired_at__isnull=True)
     if cluster:
         live = live.filter(cluster_id__in=names)
-    rows = live.order_by("cluster_id", "repository", "id").values_list(*_FACT_COLUMNS)
+    rows = _fact_rows(live.order_by("cluster_id", "repository", "id"))
 
     planned: dict[int, list[RollOffItem]] = {}
     with_backups = 0
-    for cluster_id, cluster_rows in itertools.groupby(rows.iterator(chunk_size=20000), key=lambda r: r[1]):
-        with_backups += 1
-        policy = by_cluster.get(cluster_id, default)
-        if policy is None:
-            report.clusters_without_policy.append(names.get(cluster_id, str(cluster_id)))
-            continue
-        items = _plan_cluster(cluster_rows, as_rule(policy), now, names.get(cluster_id, str(cluster_id)))
-        if items:
-            planned[cluster_id] = items
-        if progress and dry_run:
-            progress(with_backups, len(names), sum(len(v) for v in planned.values()))
+    with no_jit():
+        for cluster_id, cluster_rows in itertools.groupby(
+            rows.iterator(chunk_size=20000), key=lambda r: r[1]
+        ):
+            with_backups += 1
+            policy = by_cluster.get(cluster_id, default)
+            if policy is None:
+                report.clusters_without_policy.append(names.get(cluster_id, str(cluster_id)))
+                continue
+            items = _plan_cluster(cluster_rows, as_rule(policy), now, names.get(cluster_id, str(cluster_id)))
+            if items:
+                planned[cluster_id] = items
+            if progress and dry_run:
+                progress(with_backups, len(names), sum(len(v) for v in planned.values()))
     report.clusters_checked = with_backups
     if dry_run:
         report.items = [item for items in planned.values() for item in items]
@@ -612,11 +631,13 @@ def roll_off_backups(
 
 def _expire_cluster(cluster: Cluster, policy: Policy, now: datetime, user) -> list[RollOffItem]:
     with transaction.atomic():
+        # Locked in one fixed order (repository, id), which is also the order planning needs.
         rows = list(
-            Backup.objects.select_for_update(of=("self",))
-            .filter(cluster=cluster, expired_at__isnull=True)
-            .order_by("pk")
-            .values_list(*_FACT_COLUMNS)
+            _fact_rows(
+                Backup.objects.select_for_update(of=("self",))
+                .filter(cluster=cluster, expired_at__isnull=True)
+                .order_by("repository", "pk")
+            )
         )
         items = _plan_cluster(rows, policy, now, cluster.name)
         if not items:

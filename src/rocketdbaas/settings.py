@@ -178,6 +178,21 @@ COLLECT_WORKERS = env.int("COLLECT_WORKERS", default=16)
 TELEMETRY_RAW_RETENTION_DAYS = env.int("TELEMETRY_RAW_RETENTION_DAYS", default=30)
 TELEMETRY_RUN_RETENTION_DAYS = env.int("TELEMETRY_RUN_RETENTION_DAYS", default=90)
 
+# Rolling patching (docs/patching.md): how the ssh/ansible executors log in (key auth only; host
+# keys must be trusted in the admin or in the PATCH_SSH_KNOWN_HOSTS file), where playbooks live,
+# the worker lease and reconcile interval, clusters patched at once, and the output cap per step.
+PATCH_SSH_USER = env.str("PATCH_SSH_USER", default="root")
+PATCH_SSH_KEY_PATH = env.str("PATCH_SSH_KEY_PATH", default="")
+PATCH_SSH_KNOWN_HOSTS = env.str("PATCH_SSH_KNOWN_HOSTS", default="")
+PATCH_SSH_PORT = env.int("PATCH_SSH_PORT", default=22)
+PATCH_ANSIBLE_PROJECT_DIR = env.str("PATCH_ANSIBLE_PROJECT_DIR", default="")
+PATCH_ANSIBLE_DATA_DIR = env.str("PATCH_ANSIBLE_DATA_DIR", default=str(VAR_DIR / "ansible"))
+PATCH_LEASE_SECONDS = env.int("PATCH_LEASE_SECONDS", default=60)
+PATCH_RECONCILE_SECONDS = env.int("PATCH_RECONCILE_SECONDS", default=30)
+PATCH_MAX_PARALLEL_CLUSTERS = env.int("PATCH_MAX_PARALLEL_CLUSTERS", default=8)
+PATCH_OUTPUT_HEAD_CHARS = env.int("PATCH_OUTPUT_HEAD_CHARS", default=64 * 1024)
+PATCH_OUTPUT_TAIL_CHARS = env.int("PATCH_OUTPUT_TAIL_CHARS", default=64 * 1024)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -138,11 +138,15 @@ class StepOutput:
         self.head = ""
         self.tail = ""
         self.omitted = 0
-        self._flushed_at = 0.0
+        # The step row is written at each state change anyway; flushes in between are for long commands.
+        self._flushed_at = time.monotonic()
+        self.unflushed = False
         if existing:
             self._add(existing)
+            self.unflushed = False
 
     def _add(self, text: str) -> None:
+        self.unflushed = True
         if not self.tail and not self.omitted:
             room = self.head_cap - len(self.head)
             self.head += text[:room]
@@ -172,13 +176,17 @@ class StepOutput:
         stamp = timezone.now().strftime("%H:%M:%S")
         prefix = "" if not (self.head or self.tail) or (self.tail or self.head).endswith("\n") else "\n"
         self._add(f"{prefix}==> {stamp} {text}\n")
-        self.flush()
+        if time.monotonic() - self._flushed_at >= self.interval:
+            self.flush()
 
     def flush(self) -> None:
-        PatchStep.objects.filter(pk=self.step_id).update(
-            output=self.render(), output_truncated=self.truncated
-        )
+        PatchStep.objects.filter(pk=self.step_id).update(**self.fields())
+
+    def fields(self) -> dict[str, Any]:
+        """The output as step fields, for a write that goes to the step row anyway."""
         self._flushed_at = time.monotonic()
+        self.unflushed = False
+        return {"output": self.render(), "output_truncated": self.truncated}
 
 
 # ---------------------------------------------------------------- lease
@@ -456,14 +464,16 @@ class ClusterPatcher:
 
     def run(self) -> None:
         while True:
-            steps = list(self.rc.steps.exclude(status__in=FINAL_STEP_STATUSES).select_related("server"))
+            # Output is left out here: only a step taken over after a crash reads what it had.
+            every = list(self.rc.steps.select_related("server").defer("output").order_by("pk"))
+            steps = [s for s in every if s.status not in FINAL_STEP_STATUSES]
             if not steps:
                 self._close()
                 return
-            if self.orchestrator.stop_reason() and not any(s.is_in_flight for s in steps):
-                return
             health = self.health()
-            step = next((s for s in steps if s.is_in_flight), None) or self._next_pending(steps, health)
+            step = next((s for s in steps if s.is_in_flight), None) or self._next_pending(
+                steps, health, done=len(every) - len(steps)
+            )
             outcome = StepRunner(self, step, health).run()
             if outcome is None:
                 return
@@ -471,12 +481,11 @@ class ClusterPatcher:
                 self._halt(step)
                 return
 
-    def _next_pending(self, steps: list[PatchStep], health: ClusterHealth) -> PatchStep:
+    def _next_pending(self, steps: list[PatchStep], health: ClusterHealth, done: int) -> PatchStep:
         """The live roles decide: replicas/secondaries first, the primary last."""
         roles = {s.server.name: (health.states.get(s.server.name) or ServerState(False)).role for s in steps}
         order = patch_order(self.module, roles, health.primary if health.primary in roles else None)
         changed = []
-        done = self.rc.steps.filter(status__in=FINAL_STEP_STATUSES).count()
         for step in steps:
             position = done + order.index(step.server.name) + 1
             if step.position != position:
@@ -522,6 +531,7 @@ class StepRunner:
         self.target = cluster_patcher.patch_run.patch_version
         self.owner = cluster_patcher.orchestrator.owner
         self.checks: list[dict[str, Any]] = list(step.checks or [])
+        self.staged: dict[str, Any] = {}
         self.out: StepOutput
         self.executor: Executor
 
@@ -558,32 +568,41 @@ class StepRunner:
     # ------------------------------------------------------------ state changes
 
     def _claim(self, resumed_from: str | None) -> bool:
+        # No lock on the run: cancel marks pending steps cancelled, so this conditional update
+        # fails for them, and a pause that lands a moment after the check pauses after this server.
+        stop = self.cp.orchestrator.stop_reason()
+        if stop == "lost":
+            raise Lost()
         now = timezone.now()
-        with transaction.atomic():
-            run = PatchRun.objects.select_for_update().get(pk=self.step.run_id)
-            if run.owner != self.owner:
-                raise Lost()
-            if resumed_from:
-                claimed = PatchStep.objects.filter(
-                    pk=self.step.pk, status=resumed_from, owner=self.step.owner
-                ).update(owner=self.owner, heartbeat_at=now, attempts=F("attempts") + 1)
-            else:
-                if self.cp.orchestrator.stop_reason():
-                    return False
-                claimed = PatchStep.objects.filter(pk=self.step.pk, status=StepStatus.PENDING).update(
-                    status=StepStatus.PRECHECKING,
-                    owner=self.owner,
-                    heartbeat_at=now,
-                    started_at=now,
-                    attempts=F("attempts") + 1,
-                )
-        if claimed:
-            self.step.refresh_from_db()
+        if resumed_from:
+            claimed = PatchStep.objects.filter(
+                pk=self.step.pk, status=resumed_from, owner=self.step.owner
+            ).update(owner=self.owner, heartbeat_at=now, attempts=F("attempts") + 1)
+        elif stop:
+            return False
+        else:
+            claimed = PatchStep.objects.filter(pk=self.step.pk, status=StepStatus.PENDING).update(
+                status=StepStatus.PRECHECKING,
+                owner=self.owner,
+                heartbeat_at=now,
+                started_at=now,
+                attempts=F("attempts") + 1,
+            )
+            self.step.status, self.step.started_at = StepStatus.PRECHECKING, now
+        self.step.owner, self.step.heartbeat_at, self.step.attempts = self.owner, now, self.step.attempts + 1
         return bool(claimed)
 
+    def _stage(self, **fields: Any) -> None:
+        """Facts written with the step's next state change (one commit instead of several)."""
+        self.staged.update(fields)
+        for name, value in fields.items():
+            setattr(self.step, name, value)
+
     def _set(self, **fields: Any) -> None:
+        fields = {**self.staged, **(self.out.fields() if self.out.unflushed else {}), **fields}
         if not PatchStep.objects.filter(pk=self.step.pk, owner=self.owner).update(**fields):
             raise Lost()
+        self.staged = {}
         for name, value in fields.items():
             setattr(self.step, name, value)
 
@@ -600,8 +619,7 @@ class StepRunner:
             "outcome": outcome,
             "reason": reason[:2000],
             "finished_at": now,
-            "output": self.out.render(),
-            "output_truncated": self.out.truncated,
+            **self.out.fields(),
             "checks": self.checks,
             **facts,
         }
@@ -647,7 +665,7 @@ class StepRunner:
         self._check("version", not error, error or version)
         if error:
             raise StepFailed(f"pre-check: {error}")
-        self._set(version_before=version, role_before=state.role)
+        self._stage(version_before=version, role_before=state.role)
         if version == self.target:
             return self._finish(
                 StepOutcome.SKIPPED, f"already at {version}", version_after=version, role_after=state.role
@@ -786,8 +804,7 @@ class StepRunner:
                 command = services.render(template, values)
                 self.out.note(f"{label}: {command}")
                 result = self.executor.run_shell(command, timeout=remaining, on_output=self.out.write)
-            self._set(exit_code=result.exit_code)
-            self.out.flush()
+            self._stage(exit_code=result.exit_code)
             if not result.ok:
                 raise StepFailed(f"{label} failed ({result.describe()})", result.exit_code)
 

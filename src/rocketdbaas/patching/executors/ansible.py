@@ -20,10 +20,9 @@ from rocketdbaas.patching.executors.ssh import client_key_paths, trusted_host_ke
 
 
 def data_root() -> Path:
-    default = (
-        Path(settings.VAR_DIR) / "ansible" if hasattr(settings, "VAR_DIR") else Path(tempfile.gettempdir())
+    return Path(
+        getattr(settings, "PATCH_ANSIBLE_DATA_DIR", "") or Path(tempfile.gettempdir()) / "rocketdbaas-ansible"
     )
-    return Path(getattr(settings, "PATCH_ANSIBLE_DATA_DIR", "") or default)
 
 
 def playbook_path(command: str) -> Path:

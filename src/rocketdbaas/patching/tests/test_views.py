@@ -108,7 +108,9 @@ def test_anonymous_users_are_sent_to_log_in(run):
 def test_cluster_panel_lists_each_servers_latest_patches(run, rf, viewer_user, django_assert_max_num_queries):
     cluster = run.clusters.get(cluster__name="web1").cluster
     step = run.steps.filter(cluster=cluster).order_by("pk").first()
-    PatchStep.objects.filter(pk=step.pk).update(status="succeeded", outcome="succeeded", started_at=timezone.now())
+    PatchStep.objects.filter(pk=step.pk).update(
+        status="succeeded", outcome="succeeded", started_at=timezone.now()
+    )
     # A server whose step was cancelled before it started was not patched: not in its history.
     run.steps.filter(cluster=cluster).exclude(pk=step.pk).update(status="cancelled", outcome="cancelled")
     request = rf.get("/")

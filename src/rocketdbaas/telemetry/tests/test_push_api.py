@@ -318,3 +318,17 @@ def test_series_spans_raw_samples_and_daily_rollups(fleet):
     assert SizeSample.objects.filter(sampled_at__lt=T0 + timedelta(days=16)).count() == 0
     for bucket, series in before.items():
         assert services.size_series(orders, since, until, bucket) == series, bucket
+
+
+def test_cluster_detail_section_lists_the_databases(dba_api, fleet):
+    from rocketdbaas.inventory.services import cluster_detail
+
+    dba_api.post(
+        "/api/postgresql/sizes", json={"samples": [sample(), sample(database="postgres", sizeGigs=0.01)]}
+    )
+    detail = cluster_detail(fleet["orders"])
+    assert [(d["name"], d["sizeGigs"], d["system"]) for d in detail["databases"]] == [
+        ("postgres", 0.01, True),
+        ("sales", 12.5, False),
+    ]
+    assert detail["lastCollected"] is None  # pushed, never collected

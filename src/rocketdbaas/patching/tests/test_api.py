@@ -341,3 +341,23 @@ def test_cluster_patch_settings_and_target_versions(fleet, dba_api, viewer_api):
     assert_problem(dba_api.put("/api/postgresql/targetVersions/XX", json={"version": "1"}), 422)
     assert viewer_api.get("/api/postgresql/targetVersions").json()["items"][0]["version"] == "15.9"
     assert TargetVersion.objects.get().version == "15.9"
+
+
+def test_cluster_detail_section(fleet, dba_api, django_assert_max_num_queries):
+    from rocketdbaas.patching.services import cluster_detail_section
+
+    run_id = dba_api.post(URL, json=body()).json()["id"]
+    step = PatchStep.objects.filter(run_id=run_id).order_by("pk").first()
+    PatchStep.objects.filter(pk=step.pk).update(
+        status="succeeded",
+        outcome="succeeded",
+        version_before="15.7",
+        version_after="15.8",
+        started_at=step.created_at,
+    )
+    with django_assert_max_num_queries(2):
+        section = cluster_detail_section(fleet["a"])
+    assert section["patching"]["activeRun"] == {"id": run_id, "status": "pending"}
+    (entry,) = section["patching"]["history"]
+    assert entry["server"] == step.server.name and entry["outcome"] == "succeeded"
+    assert (entry["patchVersion"], entry["versionBefore"], entry["versionAfter"]) == ("15.8", "15.7", "15.8")

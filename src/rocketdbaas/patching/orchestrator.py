@@ -249,6 +249,9 @@ class RunOrchestrator:
         heartbeat.start()
         try:
             return self._execute(run)
+        except Lost:
+            logger.warning("Patch run %s: another worker took it over; %s stops", self.run_id, self.owner)
+            return None
         finally:
             heartbeat.stop()
             PatchRun.objects.filter(pk=self.run_id, owner=self.owner).update(owner="")
@@ -442,8 +445,13 @@ class ClusterPatcher:
         self.module = get_module(self.cluster.dbms_type)
         self.patch_settings = services.patch_settings_for(self.cluster)
         # Health looks at every member of the cluster, not only the servers in this run.
-        members = {s.pk: s for s in Server.objects.filter(cluster=self.cluster, status=PoolStatus.USED)}
-        for step in self.rc.steps.select_related("server"):
+        members = {
+            s.pk: s
+            for s in Server.objects.filter(cluster=self.cluster, status=PoolStatus.USED).select_related(
+                "cluster"
+            )
+        }
+        for step in self.rc.steps.select_related("server__cluster"):
             members.setdefault(step.server_id, step.server)
         self.members = sorted(members.values(), key=lambda s: s.name)
         self.targets = {s.name: connection_target(s) for s in self.members}
@@ -465,7 +473,7 @@ class ClusterPatcher:
     def run(self) -> None:
         while True:
             # Output is left out here: only a step taken over after a crash reads what it had.
-            every = list(self.rc.steps.select_related("server").defer("output").order_by("pk"))
+            every = list(self.rc.steps.select_related("server__cluster").defer("output").order_by("pk"))
             steps = [s for s in every if s.status not in FINAL_STEP_STATUSES]
             if not steps:
                 self._close()

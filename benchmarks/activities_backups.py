@@ -7,7 +7,8 @@ generate_series, then times:
 
 - downtime of one cluster for one month (downtime_for_clusters with one id),
 - downtime of all 2,000 clusters for one month (one windowed query, streamed),
-- a roll-off dry run over every cluster (keep 4 fulls),
+- a roll-off dry run over every cluster (keep 4 fulls), as the API runs it (counts and the
+  first 1,000 items) and as the CLI does (every item),
 - the first page of the activity list with each event's latest ticket (count + page).
 
 Usage (a throwaway database; it is created if missing and reloaded unless --reuse):
@@ -232,7 +233,12 @@ def main() -> int:
             args.repeat,
         ),
         timed(
-            "roll-off dry run, all clusters",
+            "roll-off dry run, all clusters (API: counts + first 1,000 items)",
+            lambda: roll_off_backups("postgresql", dry_run=True, now=NOW, max_items=1000),
+            args.repeat,
+        ),
+        timed(
+            "roll-off dry run, all clusters, every item kept (CLI)",
             lambda: roll_off_backups("postgresql", dry_run=True, now=NOW),
             args.repeat,
         ),
@@ -250,7 +256,7 @@ def main() -> int:
             f"| {r['label']} | {r['median_ms']:.0f} ms | {r['min_ms']:.0f} ms | {r['max_ms']:.0f} ms | {r['queries']} |"
         )
     downtime_all = runs[1]["result"]
-    report = runs[2]["result"]
+    report = runs[3]["result"]
     down = [r for r in downtime_all if r.downtime_minutes]
     print()
     print(

@@ -148,7 +148,11 @@ def roll_off(request: HttpRequest, dbms_type: str, payload: RollOffIn):
     kind = resolve_dbms_type(dbms_type)
     require_dba(request)
     report = services.roll_off_backups(
-        kind, dry_run=payload.dry_run, cluster=payload.cluster, user=request.user
+        kind,
+        dry_run=payload.dry_run,
+        cluster=payload.cluster,
+        user=request.user,
+        max_items=payload.limit,
     )
     return RollOffOut.from_report(report, payload.limit)
 

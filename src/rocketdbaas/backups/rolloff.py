@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from rocketdbaas.backups.models import CHAIN_ROOT_TYPES, BackupStatus
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BackupFacts:
     id: int
     backup_type: str
@@ -47,7 +47,7 @@ class Policy:
         return f"{rule}, minFulls={self.min_fulls}, failedKeepDays={self.failed_keep_days}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Expiry:
     backup_id: int
     chain_root_id: int | None

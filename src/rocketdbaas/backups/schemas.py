@@ -1,3 +1,4 @@
+from dataclasses import fields
 from datetime import datetime
 from typing import Any, Literal
 
@@ -179,7 +180,7 @@ class RollOffItemOut(CamelSchema):
 
     @classmethod
     def from_item(cls, i: RollOffItem) -> "RollOffItemOut":
-        values = vars(i).copy()
+        values = {f.name: getattr(i, f.name) for f in fields(i)}
         values["start"] = values.pop("started_at")
         return cls(**values)
 

@@ -501,7 +501,7 @@ def _parse_time(text: str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-@dataclass
+@dataclass(slots=True)
 class RollOffItem:
     backup_id: int
     cluster: str
@@ -517,19 +517,26 @@ class RollOffItem:
 
 @dataclass
 class RollOffReport:
+    """What a roll-off expired (or would): counts over everything, items up to max_items."""
+
     dry_run: bool
     now: datetime
+    max_items: int | None = None
     clusters_checked: int = 0
     clusters_without_policy: list[str] = field(default_factory=list)
     items: list[RollOffItem] = field(default_factory=list)
+    expire_count: int = 0
+    reclaimed: float = 0.0
 
-    @property
-    def expire_count(self) -> int:
-        return len(self.items)
+    def add(self, items: list[RollOffItem]) -> None:
+        self.expire_count += len(items)
+        self.reclaimed += sum(i.bkup_size_gigs or 0 for i in items)
+        room = len(items) if self.max_items is None else max(0, self.max_items - len(self.items))
+        self.items.extend(items[:room])
 
     @property
     def reclaimed_gigs(self) -> float:
-        return round(sum(i.bkup_size_gigs or 0 for i in self.items), 3)
+        return round(self.reclaimed, 3)
 
 
 def _plan_cluster(
@@ -579,6 +586,7 @@ def roll_off_backups(
     user=None,
     now: datetime | None = None,
     progress: Callable[[int, int, int], None] | None = None,
+    max_items: int | None = None,
 ) -> RollOffReport:
     """Expire what the retention policies let go (DESIGN §7), or with dry_run list it and why.
 
@@ -587,7 +595,7 @@ def roll_off_backups(
     them and writes one activity per cluster, each cluster in its own transaction.
     """
     now = now or timezone.now()
-    report = RollOffReport(dry_run=dry_run, now=now)
+    report = RollOffReport(dry_run=dry_run, now=now, max_items=max_items)
     default, by_cluster = policies_for(dbms_type)
     clusters_qs = Cluster.objects.filter(dbms_type=dbms_type)
     if cluster:
@@ -598,7 +606,7 @@ def roll_off_backups(
         live = live.filter(cluster_id__in=names)
     rows = _fact_rows(live.order_by("cluster_id", "repository", "id"))
 
-    planned: dict[int, list[RollOffItem]] = {}
+    to_apply: list[int] = []
     with_backups = 0
     with no_jit():
         for cluster_id, cluster_rows in itertools.groupby(
@@ -610,22 +618,23 @@ def roll_off_backups(
                 report.clusters_without_policy.append(names.get(cluster_id, str(cluster_id)))
                 continue
             items = _plan_cluster(cluster_rows, as_rule(policy), now, names.get(cluster_id, str(cluster_id)))
-            if items:
-                planned[cluster_id] = items
-            if progress and dry_run:
-                progress(with_backups, len(names), sum(len(v) for v in planned.values()))
+            if dry_run:
+                report.add(items)
+                if progress:
+                    progress(with_backups, len(names), report.expire_count)
+            elif items:
+                to_apply.append(cluster_id)
     report.clusters_checked = with_backups
     if dry_run:
-        report.items = [item for items in planned.values() for item in items]
         return report
 
-    targets = Cluster.objects.in_bulk(list(planned))
-    for done, cluster_id in enumerate(sorted(planned), start=1):
+    targets = Cluster.objects.in_bulk(to_apply)
+    for done, cluster_id in enumerate(to_apply, start=1):
         policy = by_cluster.get(cluster_id, default)
         assert policy is not None
-        report.items += _expire_cluster(targets[cluster_id], as_rule(policy), now, user)
+        report.add(_expire_cluster(targets[cluster_id], as_rule(policy), now, user))
         if progress:
-            progress(done, len(planned), len(report.items))
+            progress(done, len(to_apply), report.expire_count)
     return report
 
 

@@ -96,7 +96,7 @@ def rolloff_preview(request, dbms_type: str):
     _require_dba(request)
     cluster = request.GET.get("cluster") or None
     try:
-        report = services.roll_off_backups(kind, dry_run=True, cluster=cluster)
+        report = services.roll_off_backups(kind, dry_run=True, cluster=cluster, max_items=PREVIEW_ROWS)
     except ProblemError as exc:
         raise Http404(exc.detail) from None
     return render(
@@ -105,7 +105,7 @@ def rolloff_preview(request, dbms_type: str):
         {
             "dbms_type": kind,
             "report": report,
-            "items": report.items[:PREVIEW_ROWS],
+            "items": report.items,
             "more": max(0, report.expire_count - PREVIEW_ROWS),
             "cluster": cluster,
         },

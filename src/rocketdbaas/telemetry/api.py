@@ -7,7 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Query, Status
+from ninja import Path, Query, Status
 
 from rocketdbaas.core.errors import Invalid
 from rocketdbaas.core.permissions import require_dba
@@ -16,6 +16,7 @@ from rocketdbaas.dbms import resolve_dbms_type
 from rocketdbaas.telemetry import services, tasks
 from rocketdbaas.telemetry.models import CollectionResult, CollectionRun, DbCredential, RunTrigger
 from rocketdbaas.telemetry.schemas import (
+    TEXT_PATTERN,
     CollectIn,
     CollectionRunDetail,
     CollectionRunList,
@@ -39,6 +40,7 @@ WRITE_ERRORS: dict[int, Any] = {
     422: ProblemSchema,
 }
 READ_ERRORS: dict[int, Any] = {403: ProblemSchema, 404: ProblemSchema, 422: ProblemSchema}
+RowId = Path(..., ge=1, le=2**63 - 1)
 
 
 def run_out(run: CollectionRun) -> dict[str, Any]:
@@ -136,7 +138,7 @@ def list_runs(
     response={200: CollectionRunDetail, **READ_ERRORS},
     summary="One collection run with each server's result",
 )
-def get_run(request: HttpRequest, dbms_type: str, run_id: int):
+def get_run(request: HttpRequest, dbms_type: str, run_id: int = RowId):
     dbms = resolve_dbms_type(dbms_type)
     services.require_fleet_reader(request.user)
     run = services.get_run(dbms, run_id)
@@ -206,7 +208,7 @@ def _aware(value: datetime | None, default: datetime, field: str) -> datetime:
 def size_series(
     request: HttpRequest,
     dbms_type: str,
-    cluster_name: str,
+    cluster_name: str = Path(..., pattern=TEXT_PATTERN),
     since: datetime | None = None,
     until: datetime | None = None,
     bucket: str = "day",
@@ -214,8 +216,13 @@ def size_series(
     dbms = resolve_dbms_type(dbms_type)
     cluster = services.find_cluster(dbms, cluster_name, user=request.user)
     end = _aware(until, timezone.now(), "until")
-    start = _aware(since, end - timedelta(days=30), "since")
-    return services.size_series(cluster, start, end, bucket)
+    try:
+        start = _aware(since, end - timedelta(days=30), "since")
+        return services.size_series(cluster, start, end, bucket)
+    except OverflowError:
+        raise Invalid(
+            "since and until must be real dates.", errors=[{"field": "since", "message": "Out of range."}]
+        ) from None
 
 
 # ---------------------------------------------------------------- credentials
@@ -261,7 +268,7 @@ def create_credential(request: HttpRequest, dbms_type: str, payload: CredentialI
     response={200: CredentialOut, **READ_ERRORS},
     summary="A credential",
 )
-def get_credential(request: HttpRequest, dbms_type: str, credential_id: int):
+def get_credential(request: HttpRequest, dbms_type: str, credential_id: int = RowId):
     dbms = resolve_dbms_type(dbms_type)
     require_dba(request)
     return credential_out(services.get_credential(dbms, credential_id))
@@ -272,7 +279,9 @@ def get_credential(request: HttpRequest, dbms_type: str, credential_id: int):
     response={200: CredentialOut, **WRITE_ERRORS},
     summary="Change a credential's user or password source",
 )
-def update_credential(request: HttpRequest, dbms_type: str, credential_id: int, payload: CredentialPatch):
+def update_credential(
+    request: HttpRequest, dbms_type: str, payload: CredentialPatch, credential_id: int = RowId
+):
     dbms = resolve_dbms_type(dbms_type)
     require_dba(request)
     cred = services.update_credential(
@@ -293,7 +302,7 @@ def update_credential(request: HttpRequest, dbms_type: str, credential_id: int, 
     response={204: None, **WRITE_ERRORS},
     summary="Remove a credential",
 )
-def delete_credential(request: HttpRequest, dbms_type: str, credential_id: int):
+def delete_credential(request: HttpRequest, dbms_type: str, credential_id: int = RowId):
     dbms = resolve_dbms_type(dbms_type)
     require_dba(request)
     services.delete_credential(services.get_credential(dbms, credential_id), user=request.user)

@@ -1,13 +1,17 @@
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, StringConstraints
 
 from rocketdbaas.core.schemas import CamelSchema
 
+# Names and versions are printable text: a NUL or control character is bad input, not a 500.
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+Text = Annotated[str, StringConstraints(pattern=TEXT_PATTERN)]
+
 
 class CollectIn(CamelSchema):
-    cluster: str | None = Field(None, description="Collect only this cluster (default: every active one)")
+    cluster: Text | None = Field(None, description="Collect only this cluster (default: every active one)")
     include_pool: bool = Field(False, description="Also read versions of Free and Locked pool servers")
 
 
@@ -52,10 +56,10 @@ class CollectionRunList(CamelSchema):
 
 
 class SizeSampleIn(CamelSchema):
-    cluster: str = Field(..., min_length=1, max_length=100)
-    server: str = Field(..., min_length=1, max_length=253)
-    database: str = Field(..., min_length=1, max_length=255)
-    size_gigs: float = Field(..., ge=0, allow_inf_nan=False, description="GiB (1024³ bytes)")
+    cluster: Text = Field(..., min_length=1, max_length=100)
+    server: Text = Field(..., min_length=1, max_length=253)
+    database: Text = Field(..., min_length=1, max_length=255)
+    size_gigs: float = Field(..., ge=0, le=1e9, allow_inf_nan=False, description="GiB (1024³ bytes)")
     sampled_at: AwareDatetime
 
 
@@ -64,10 +68,10 @@ class SizesIn(CamelSchema):
 
 
 class VersionSampleIn(CamelSchema):
-    server: str = Field(..., min_length=1, max_length=253)
-    cluster: str | None = Field(None, max_length=100)
-    version: str = Field(..., min_length=1, max_length=100, examples=["15.4", "7.0.12"])
-    role: str | None = Field(None, max_length=16)
+    server: Text = Field(..., min_length=1, max_length=253)
+    cluster: Text | None = Field(None, max_length=100)
+    version: Text = Field(..., min_length=1, max_length=100, examples=["15.4", "7.0.12"])
+    role: Text | None = Field(None, max_length=16)
     sampled_at: AwareDatetime
 
 
@@ -101,20 +105,20 @@ class SizeSeries(CamelSchema):
 
 
 class CredentialIn(CamelSchema):
-    cluster: str | None = Field(
+    cluster: Text | None = Field(
         None, description="A cluster's own credential; empty for the dbmsType's default"
     )
-    username: str = Field("", max_length=128)
-    password: str | None = Field(None, max_length=1024, description="Stored encrypted; never returned")
-    password_env: str | None = Field(None, max_length=200, description="Read from this environment variable")
-    password_file: str | None = Field(None, max_length=500, description="Read from this file")
+    username: Text = Field("", max_length=128)
+    password: Text | None = Field(None, max_length=1024, description="Stored encrypted; never returned")
+    password_env: Text | None = Field(None, max_length=200, description="Read from this environment variable")
+    password_file: Text | None = Field(None, max_length=500, description="Read from this file")
 
 
 class CredentialPatch(CamelSchema):
-    username: str | None = Field(None, max_length=128)
-    password: str | None = Field(None, max_length=1024, description='Stored encrypted; "" removes it')
-    password_env: str | None = Field(None, max_length=200)
-    password_file: str | None = Field(None, max_length=500)
+    username: Text | None = Field(None, max_length=128)
+    password: Text | None = Field(None, max_length=1024, description='Stored encrypted; "" removes it')
+    password_env: Text | None = Field(None, max_length=200)
+    password_file: Text | None = Field(None, max_length=500)
 
 
 class CredentialOut(CamelSchema):

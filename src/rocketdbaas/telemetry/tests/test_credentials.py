@@ -148,6 +148,7 @@ def test_unknown_credential_is_404(dba_api, orders):
     assert dba_api.get(f"/api/mongodb/credentials/{cred.pk}").status_code == 404
     assert dba_api.patch("/api/postgresql/credentials/999999", json={"username": "x"}).status_code == 404
     assert dba_api.delete("/api/postgresql/credentials/999999").status_code == 404
+    assert dba_api.get(f"/api/postgresql/credentials/{2**64}").status_code == 422
 
 
 @pytest.mark.parametrize(

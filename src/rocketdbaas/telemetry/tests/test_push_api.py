@@ -77,6 +77,8 @@ BAD_SAMPLES = [
     ("timestamp without timezone", sample(sampledAt="2026-03-01T10:00:00"), "samples.0.sampledAt"),
     ("timestamp in the future", sample(sampledAt="2999-01-01T00:00:00Z"), "samples[0].sampledAt"),
     ("empty database name", sample(database=""), "samples.0.database"),
+    ("NUL in a name", sample(server="orders-db1\x00"), "samples.0.server"),
+    ("size beyond an exabyte", sample(sizeGigs=1e30), "samples.0.sizeGigs"),
     ("missing field", {k: v for k, v in sample().items() if k != "server"}, "samples.0.server"),
 ]
 
@@ -284,6 +286,7 @@ def test_size_series_query_count_does_not_grow_with_data(viewer_api, fleet):
         ({"since": "2016-01-01T00:00:00Z", "until": "2026-01-01T00:00:00Z", "bucket": "hour"}, 422, "bucket"),
         ({"since": "2026-03-01T00:00:00"}, 422, "since"),
         ({"since": "soon"}, 422, None),
+        ({"since": "0001-01-01T00:00:00Z", "until": "0001-01-02T00:00:00Z"}, 422, "since"),
     ],
 )
 def test_size_series_bad_parameters(viewer_api, fleet, params, status, field):

@@ -59,6 +59,10 @@ def describe_error(exc: Exception) -> str:
         return "authentication failed"
     if "timeout" in text.lower():
         return "timeout"
+    if "failed to resolve host" in text or "could not translate host name" in text:
+        return "unreachable: host name not found"
+    if "No route to host" in text or "Network is unreachable" in text:
+        return "unreachable: no route to host"
     if "Connection refused" in text or "could not connect" in text or "connection failed" in text:
         return "unreachable: connection refused"
     return text[:300]

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from tests.support.services import free_port
 
-from rocketdbaas.inventory.models import ClusterStatus
+from rocketdbaas.inventory.models import ClusterStatus, Server
 from rocketdbaas.telemetry.models import CollectionResult, CollectionRun, Outcome, RunStatus
 from rocketdbaas.telemetry.tests.conftest import make_cluster
 
@@ -131,3 +131,12 @@ def test_command_rejects_unknown_scope(fleet):
     with pytest.raises(CommandError, match="mongodb cluster"):
         call_command("collect", "--cluster", "events", "--dbms", "postgresql", stdout=StringIO())
     assert CollectionRun.objects.count() == 0
+
+
+def test_a_name_that_does_not_resolve_is_unreachable(db):
+    make_cluster("ghost", members=[("ghost-db1.invalid", 5432)])
+    Server.objects.filter(name="ghost-db1.invalid").update(host="")  # connect by name
+    out = StringIO()
+    call_command("collect", "--cluster", "ghost", stdout=out)
+    result = CollectionResult.objects.get()
+    assert (result.outcome, result.error) == (Outcome.UNREACHABLE, "unreachable: host name not found")

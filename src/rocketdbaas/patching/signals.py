@@ -1,6 +1,7 @@
 """Patch run events, for notifications and anything else that wants to follow runs.
 
-Every signal is sent with sender=PatchRun after the change is committed.
+Every signal is sent with sender=PatchRun after the change is committed. Dry runs touch no
+server and send none.
 """
 
 from django.dispatch import Signal

@@ -42,7 +42,7 @@ def test_a_killed_worker_is_replaced_and_the_run_completes_verified(pg_pair, tmp
     recipe.variables.update(ranlog=str(ranlog), hold="0")
     recipe.save()
     ps = ClusterPatchSettings.objects.get(cluster=cluster)
-    ps.server_variables["pg-crash-replica1"]["hold"] = "2"
+    ps.server_variables["pg-crash-replica1"]["hold"] = "4"
     ps.save()
     before = {inst.name: started_at(inst) for inst in pg_pair.members}
     first = workers.start("worker-a")

@@ -58,6 +58,7 @@ BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/rocketdbaas_bench
 bench: $(VENV)/.synced
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python benchmarks/pool_pull_and_lock.py
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python benchmarks/clusters_servers.py
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python benchmarks/telemetry.py
 
 clean:
 	rm -rf $(VENV) .tools var

@@ -13,7 +13,7 @@
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -32,6 +32,7 @@ from rocketdbaas.core.errors import Conflict, Forbidden, Invalid, NotFound
 from rocketdbaas.dbms import DbmsType, get_module
 from rocketdbaas.dbms.base import ServerState, connection_target
 from rocketdbaas.inventory.models import Cluster, ClusterStatus, PoolStatus, Server
+from rocketdbaas.patching.services import steps_active_between
 from rocketdbaas.telemetry import credentials as credential_store
 from rocketdbaas.telemetry.models import (
     CollectionResult,
@@ -477,7 +478,7 @@ def explained_role_changes(
 
     A patch step writes a Patch activity and a switchover a Switchover one; a Failover someone
     already recorded must not be recorded twice. Patch steps that are still running (no
-    activity yet) count too.
+    activity yet) count too, as the patching app reports them.
     """
     rows = Activity.objects.filter(
         cluster_id__in=cluster_ids,
@@ -488,27 +489,9 @@ def explained_role_changes(
     explained: dict[int, list[datetime]] = defaultdict(list)
     for cluster_id, at in rows:
         explained[cluster_id].append(at)
-    for cluster_id, at in _patch_steps_between(cluster_ids, since, until):
+    for cluster_id, at in steps_active_between(cluster_ids, since, until):
         explained[cluster_id].append(at)
     return explained
-
-
-def _patch_steps_between(
-    cluster_ids: list[int], since: datetime, until: datetime
-) -> Iterable[tuple[int, datetime]]:
-    """(cluster id, time) of patch steps that ran, or are still running, inside the window.
-
-    Read straight from the patching ledger: a step mid-switchover has written no activity yet.
-    """
-    from rocketdbaas.patching.models import PatchStep
-
-    steps = PatchStep.objects.filter(
-        Q(finished_at__isnull=True) | Q(finished_at__gte=since),
-        cluster_id__in=cluster_ids,
-        started_at__isnull=False,
-        started_at__lte=until,
-    ).values_list("cluster_id", "started_at")
-    return [(cluster_id, max(started, since)) for cluster_id, started in steps if started is not None]
 
 
 # --------------------------------------------------------------------------- push API

@@ -73,6 +73,16 @@ def load() -> None:
             for i, cluster in enumerate(clusters)
             for k in (1, 2)
         )
+    # The default policy roll-off uses; the activity it writes counts toward the total.
+    set_policy(
+        dbms_type="postgresql",
+        cluster=None,
+        keep_fulls=4,
+        recovery_window_days=None,
+        min_fulls=2,
+        failed_keep_days=14,
+        user=None,
+    )
     params = {
         "now": NOW,
         "span": SPAN_DAYS * 86400,
@@ -152,15 +162,6 @@ def load() -> None:
         )
         cur.execute("ANALYZE activities_activity")
         cur.execute("ANALYZE backups_backup")
-    set_policy(
-        dbms_type="postgresql",
-        cluster=None,
-        keep_fulls=4,
-        recovery_window_days=None,
-        min_fulls=2,
-        failed_keep_days=14,
-        user=None,
-    )
 
 
 def timed(label: str, fn, repeat: int) -> dict:

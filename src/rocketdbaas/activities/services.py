@@ -404,7 +404,7 @@ def month_bounds(period: str | None, now: datetime | None = None) -> tuple[datet
         try:
             year_s, month_s = period.split("-")
             year, month = int(year_s), int(month_s)
-            if len(year_s) != 4 or not 1 <= month <= 12 or year < 1970:
+            if len(year_s) != 4 or not 1 <= month <= 12 or not 1970 <= year <= 2999:
                 raise ValueError
         except ValueError:
             raise Invalid(

@@ -28,7 +28,17 @@ def _gib(value: Any) -> float | None:
 
 
 def _epoch(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(value, tz=UTC) if isinstance(value, int | float) and value > 0 else None
+    if not isinstance(value, int | float) or value <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _obj(value: Any) -> dict:
+    """A JSON object, or an empty one when the tool printed something else there."""
+    return value if isinstance(value, dict) else {}
 
 
 PGBACKREST_TYPES = {
@@ -63,9 +73,9 @@ def parse_pgbackrest(doc: Any, stanza: str | None = None) -> list[dict[str, Any]
     for index, raw in enumerate(section.get("backup", [])):
         label = raw.get("label") if isinstance(raw, dict) else None
         kind = PGBACKREST_TYPES.get(str(raw.get("type"))) if isinstance(raw, dict) else None
-        timestamps = raw.get("timestamp") or {} if isinstance(raw, dict) else {}
-        start = _epoch(timestamps.get("start")) if isinstance(timestamps, dict) else None
-        if not label or kind is None or start is None:
+        timestamps = _obj(raw.get("timestamp")) if isinstance(raw, dict) else {}
+        start = _epoch(timestamps.get("start"))
+        if not isinstance(label, str) or not label or kind is None or start is None:
             errors.append(
                 {
                     "field": f"backup.{index}",
@@ -73,9 +83,9 @@ def parse_pgbackrest(doc: Any, stanza: str | None = None) -> list[dict[str, Any]
                 }
             )
             continue
-        info = raw.get("info") or {}
-        repo_info = info.get("repository") or {}
-        database = raw.get("database") or {}
+        info = _obj(raw.get("info"))
+        repo_info = _obj(info.get("repository"))
+        database = _obj(raw.get("database"))
         db = databases.get((database.get("id"), database.get("repo-key", 1)), {})
         out.append(
             {
@@ -87,7 +97,7 @@ def parse_pgbackrest(doc: Any, stanza: str | None = None) -> list[dict[str, Any]
                 "db_size_gigs": _gib(info.get("size")),
                 # What this backup itself added to the repository (compressed, deduplicated).
                 "bkup_size_gigs": _gib(repo_info.get("delta")),
-                "depends_on": raw.get("prior"),
+                "depends_on": raw.get("prior") if isinstance(raw.get("prior"), str) else None,
                 "repository": f"repo{database.get('repo-key', 1)}",
                 "tool": "pgbackrest",
                 "details": {
@@ -99,7 +109,7 @@ def parse_pgbackrest(doc: Any, stanza: str | None = None) -> list[dict[str, Any]
                     "repositorySizeBytes": repo_info.get("size"),
                     "archive": raw.get("archive"),
                     "lsn": raw.get("lsn"),
-                    "pgbackrestVersion": (raw.get("backrest") or {}).get("version"),
+                    "pgbackrestVersion": _obj(raw.get("backrest")).get("version"),
                     # pgBackRest found page checksum errors; the backup still restores.
                     "pageChecksumError": bool(raw.get("error")),
                     "annotation": raw.get("annotation"),
@@ -172,8 +182,12 @@ def parse_pbm(doc: Any) -> list[dict[str, Any]]:
                 "stopped_at": stop,
                 "db_size_gigs": None,
                 "bkup_size_gigs": _gib(snap.get("size")),
-                "depends_on": snap.get("src") or None,
-                "repository": snap.get("storage") or "main",
+                "depends_on": snap.get("src")
+                if isinstance(snap.get("src"), str) and snap.get("src")
+                else None,
+                "repository": snap.get("storage")
+                if isinstance(snap.get("storage"), str) and snap.get("storage")
+                else "main",
                 "tool": "pbm",
                 "details": {
                     "pbmVersion": snap.get("pbmVersion"),

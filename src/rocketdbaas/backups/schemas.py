@@ -19,8 +19,8 @@ class BackupIn(CamelSchema):
     tool: str = Field("", max_length=50)
     backup_type: BackupType
     status: BackupStatus = BackupStatus.RUNNING
-    db_size_gigs: float | None = None
-    bkup_size_gigs: float | None = None
+    db_size_gigs: float | None = Field(None, allow_inf_nan=False)
+    bkup_size_gigs: float | None = Field(None, allow_inf_nan=False)
     start: AwareDatetime
     stop: AwareDatetime | None = None
     depends_on: str | None = Field(None, max_length=200, description="Label of the parent (diff/incr)")
@@ -30,8 +30,8 @@ class BackupIn(CamelSchema):
 class BackupPatch(CamelSchema):
     status: BackupStatus | None = None
     stop: AwareDatetime | None = None
-    db_size_gigs: float | None = None
-    bkup_size_gigs: float | None = None
+    db_size_gigs: float | None = Field(None, allow_inf_nan=False)
+    bkup_size_gigs: float | None = Field(None, allow_inf_nan=False)
     details: dict[str, Any] | None = None
 
 
@@ -127,9 +127,9 @@ class ImportOut(CamelSchema):
 
 class PolicyIn(CamelSchema):
     cluster: str | None = Field(None, description="Empty: the default of the dbmsType")
-    keep_fulls: int | None = Field(None, ge=1)
+    keep_fulls: int | None = Field(None, ge=1, le=10000)
     recovery_window_days: int | None = Field(None, ge=1, le=3650)
-    min_fulls: int = Field(1, ge=1)
+    min_fulls: int = Field(1, ge=1, le=10000)
     failed_keep_days: int = Field(30, ge=0, le=3650)
 
 

@@ -2,6 +2,7 @@
 and roll-off."""
 
 import itertools
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -181,6 +182,16 @@ def _register(
     problems: list[dict[str, str]] = []
     if not new.label or not new.label.strip():
         problems.append({"field": "label", "message": "The backup's label (its tool's id) is required."})
+    elif len(new.label) > 200:
+        problems.append({"field": "label", "message": "The label is longer than 200 characters."})
+    if not new.repository or len(new.repository) > 200:
+        problems.append(
+            {"field": "repository", "message": "Give a repository name of at most 200 characters."}
+        )
+    for name, api_name in (("db_size_gigs", "dbSizeGigs"), ("bkup_size_gigs", "bkupSizeGigs")):
+        size = getattr(new, name)
+        if size is not None and not math.isfinite(size):
+            problems.append({"field": api_name, "message": "A size is a finite number."})
     if new.backup_type not in BackupType.values:
         problems.append({"field": "backupType", "message": f"Unknown backup type {new.backup_type!r}."})
     if timezone.is_naive(new.started_at):

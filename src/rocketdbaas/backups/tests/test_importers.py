@@ -46,8 +46,24 @@ def test_parse_pgbackrest_needs_a_stanza_when_there_are_several():
     with pytest.raises(ImportFormatError):
         parse_pgbackrest({"not": "an array"})
     with pytest.raises(ImportFormatError) as bad:
-        parse_pgbackrest([{"name": "s", "backup": [{"label": "x", "type": "weird"}]}])
-    assert bad.value.errors[0]["field"] == "backup.0"
+        parse_pgbackrest(
+            [
+                {
+                    "name": "s",
+                    "backup": [
+                        {"label": "x", "type": "weird"},
+                        {"label": "y", "type": "full", "timestamp": {"start": 10**20}},
+                        {"label": ["z"], "type": "full", "timestamp": {"start": 1}},
+                        "not an object",
+                    ],
+                }
+            ]
+        )
+    assert [e["field"] for e in bad.value.errors] == ["backup.0", "backup.1", "backup.2", "backup.3"]
+    odd = parse_pgbackrest(
+        [{"name": "s", "backup": [{"label": "F", "type": "full", "timestamp": {"start": 1}, "info": 7}]}]
+    )
+    assert odd[0]["db_size_gigs"] is None
 
 
 def test_parse_pbm_list_sample():

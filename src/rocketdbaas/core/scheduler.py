@@ -56,8 +56,9 @@ def run_due_jobs(now: datetime | None = None) -> list[str]:
     """Enqueue every periodic job that is due; returns the names enqueued by this call.
 
     The due rows are locked (skip_locked on PostgreSQL; SQLite's IMMEDIATE transaction
-    serialises) and moved to their next run in the same transaction as the enqueue, so two
-    workers never enqueue the same run.
+    serialises) and moved to their next run, so two workers never claim the same run. The
+    claimed jobs are enqueued once that commits: a queue outside the database (RQ) could
+    otherwise start a job while this transaction still holds its locks.
     """
     from rocketdbaas.core.models import PeriodicJobState
 
@@ -65,21 +66,20 @@ def run_due_jobs(now: datetime | None = None) -> list[str]:
         return []
     now = now or timezone.now()
     _ensure_state_rows(now)
-    enqueued: list[str] = []
     with transaction.atomic():
-        due = (
+        due = list(
             PeriodicJobState.objects.select_for_update(skip_locked=True)
             .filter(name__in=PERIODIC_JOBS, next_run_at__lte=now)
             .order_by("pk")
         )
         for state in due:
-            job = PERIODIC_JOBS[state.name]
-            result = job.task.enqueue()
             state.last_enqueued_at = now
-            state.next_run_at = now + job.every
-            state.last_result_id = str(result.id)[:64]
-            state.save(update_fields=["last_enqueued_at", "next_run_at", "last_result_id"])
-            enqueued.append(state.name)
+            state.next_run_at = now + PERIODIC_JOBS[state.name].every
+            state.save(update_fields=["last_enqueued_at", "next_run_at"])
+    for state in due:
+        result = PERIODIC_JOBS[state.name].task.enqueue()
+        PeriodicJobState.objects.filter(pk=state.pk).update(last_result_id=str(result.id)[:64])
+    enqueued = [state.name for state in due]
     if enqueued:
         logger.info("Enqueued periodic jobs: %s", ", ".join(enqueued))
     return enqueued

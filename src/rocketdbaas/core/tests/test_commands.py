@@ -150,6 +150,38 @@ def test_serve_answers_runs_a_worker_and_stops_cleanly(tmp_path, dba_user):
     assert "with a task worker" in output
 
 
+@pytest.mark.django_db(transaction=True)
+def test_worker_on_the_rq_backend_runs_periodic_jobs(tmp_path, dba_user):
+    """`rocketdbaas worker` with TASKS_BACKEND=rq: the scheduler enqueues into Redis, rqworker runs it."""
+    from tests.support.services import port_open, require_service
+
+    require_service(port_open("127.0.0.1", 6379), "Redis is not running on 127.0.0.1:6379")
+    services.add_pool_servers("postgresql", [services.ServerSpec("rq-lease-1", 2, 4, 10)])
+    services.pull_and_lock("postgresql", 1, cpu=1, ram=1, db_gigs=1, user=dba_user)
+    Server.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=5))
+    # A Redis database of its own, so other runs' queues never mix with this one.
+    redis_url = f"redis://127.0.0.1:6379/{abs(hash(str(tmp_path))) % 8 + 8}"
+    proc = subprocess.Popen(
+        rocketdbaas("worker", "--tick", "0.5"),
+        env=command_env(tmp_path, TASKS_BACKEND="rq", REDIS_URL=redis_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_for(
+            lambda: Server.objects.get(name="rq-lease-1").status == PoolStatus.FREE, 60, "the rq worker"
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            output, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            output, _ = proc.communicate()
+    assert "release_expired_pool_leases" in output
+
+
 def test_cli_usage_errors_exit_non_zero(tmp_path):
     """Command-line errors come back as a non-zero exit, not a traceback."""
     result = run(tmp_path, "token", "frobnicate")

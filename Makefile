@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 HOST ?= 127.0.0.1
 PORT ?= 8000
-PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/rocketdbaas
+# The PostgreSQL run uses DATABASE_URL when it points at PostgreSQL, else the local server.
+PG_TEST_URL ?= $(if $(filter postgres%,$(DATABASE_URL)),$(DATABASE_URL),postgresql://postgres@127.0.0.1:5432/rocketdbaas)
 PYTEST_ARGS ?=
 
 .PHONY: run test lint types test-sqlite test-postgres test-deps demo bench clean

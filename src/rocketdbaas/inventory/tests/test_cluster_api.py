@@ -1,4 +1,6 @@
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from tests.support.fixtures import make_client, make_user
 
 from rocketdbaas.activities.models import Activity, ActivityType
@@ -399,7 +401,7 @@ def test_ansible_inventory_format(viewer_api, fleet):
 
 
 @pytest.mark.django_db
-def test_clusters_servers_query_count_is_constant(viewer_api, django_assert_num_queries, dba_api):
+def test_clusters_servers_query_count_is_constant(viewer_api, dba_api):
     def grow(n, start):
         dba_api.post(
             "/api/postgresql/clustersServers",
@@ -411,15 +413,21 @@ def test_clusters_servers_query_count_is_constant(viewer_api, django_assert_num_
             ],
         )
 
+    def queries(**params):
+        with CaptureQueriesContext(connection) as ctx:
+            response = viewer_api.get("/api/postgresql/clustersServers", **params)
+        assert response.status_code == 200
+        return response.json(), [q["sql"] for q in ctx.captured_queries]
+
     grow(2, 0)
-    # Auth (token lookup + last-used stamp) plus exactly one query for the rows.
-    with django_assert_num_queries(3):
-        assert viewer_api.get("/api/postgresql/clustersServers").json()["count"] == 4
+    queries()  # the token's first use stamps last_used_at; later calls don't
+    small, small_sql = queries()
     grow(40, 2)
-    with django_assert_num_queries(2):  # last-used is stamped at most once a minute
-        assert viewer_api.get("/api/postgresql/clustersServers", format="ansible").status_code == 200
-    with django_assert_num_queries(2):
-        assert viewer_api.get("/api/postgresql/clustersServers").json()["count"] == 84
+    big, big_sql = queries()
+    ansible, ansible_sql = queries(format="ansible")
+    assert (small["count"], big["count"], len(ansible["_meta"]["hostvars"])) == (4, 84, 84)
+    assert len(small_sql) == len(big_sql) == len(ansible_sql)
+    assert sum("inventory_server" in sql for sql in big_sql) == 1  # the rows, joined, in one query
 
 
 # ---------------------------------------------------------------- applications

@@ -102,6 +102,19 @@ def downtime(request: HttpRequest, dbms_type: str, cluster: str | None = None, p
     }
 
 
+@router.api_operation(
+    ["POST", "PUT", "PATCH", "DELETE"], "/{dbms_type}/activities/downtime", include_in_schema=False
+)
+def refuse_downtime_change(request: HttpRequest, dbms_type: str):
+    resolve_dbms_type(dbms_type)
+    return problem_response(
+        405,
+        "Downtime is computed from the activities; record Down and Up activities instead.",
+        instance=request.path,
+        headers={"Allow": "GET"},
+    )
+
+
 @router.get(
     "/{dbms_type}/activities/{activity_id}",
     response={200: ActivityDetailOut, **ERRORS},
@@ -156,3 +169,11 @@ def refuse_list_change(request: HttpRequest, dbms_type: str):
 def refuse_change(request: HttpRequest, dbms_type: str, activity_id: int):
     resolve_dbms_type(dbms_type)
     return _append_only(request, "GET")
+
+
+@router.api_operation(
+    ["PUT", "PATCH", "DELETE"], "/{dbms_type}/activities/{activity_id}/corrections", include_in_schema=False
+)
+def refuse_correction_change(request: HttpRequest, dbms_type: str, activity_id: int):
+    resolve_dbms_type(dbms_type)
+    return _append_only(request, "POST")

@@ -27,12 +27,18 @@ __all__ = [
     "NewActivity",
     "activity_queryset",
     "add_correction",
+    "check_ticket_url",
     "cluster_detail_section",
+    "corrections_of",
     "downtime_for_clusters",
+    "filtered_activities",
     "get_activity",
     "month_bounds",
+    "no_jit",
     "record_activities",
     "record_activity",
+    "visible_cluster",
+    "visible_cluster_ids",
 ]
 
 # Clocks drift; an activity "from the future" beyond this is a mistake, not skew.

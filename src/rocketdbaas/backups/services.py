@@ -651,14 +651,12 @@ def roll_off_backups(
 
 def _expire_cluster(cluster: Cluster, policy: Policy, now: datetime, user) -> list[RollOffItem]:
     with transaction.atomic():
-        # Locked in one fixed order (repository, id), which is also the order planning needs.
-        rows = list(
-            _fact_rows(
-                Backup.objects.select_for_update(of=("self",))
-                .filter(cluster=cluster, expired_at__isnull=True)
-                .order_by("repository", "pk")
-            )
-        )
+        live = Backup.objects.filter(cluster=cluster, expired_at__isnull=True).order_by("repository", "pk")
+        # Lock in one fixed order, then read again: under READ COMMITTED the locking statement's
+        # snapshot predates what a writer we waited for committed, such as a new incremental
+        # on a full we are about to expire (which must now keep that chain).
+        list(live.select_for_update(of=("self",)).values_list("pk", flat=True))
+        rows = list(_fact_rows(live))
         items = _plan_cluster(rows, policy, now, cluster.name)
         if not items:
             return []

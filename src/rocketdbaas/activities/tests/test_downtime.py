@@ -283,7 +283,7 @@ def oracle_minutes(events, now):
     return down, planned
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(event_lists())
 def test_downtime_properties(case):
     events, now = case
@@ -313,6 +313,7 @@ def test_downtime_properties(case):
 @settings(
     max_examples=25,
     deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(

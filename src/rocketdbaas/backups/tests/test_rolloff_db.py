@@ -14,6 +14,7 @@ from rocketdbaas.backups.tests.test_rolloff_rules import NOW, catalogues, check_
 @settings(
     max_examples=20,
     deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(catalogues(), policies)

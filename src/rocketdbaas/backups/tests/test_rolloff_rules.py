@@ -1,5 +1,6 @@
 """The roll-off rules as a pure function: hand-worked cases, then properties over random
-catalogues and policies."""
+catalogues and policies. The property tests are derandomized so CI runs the same examples
+every time (a failure reproduces); they were also run with ten times the examples, randomly."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -156,7 +157,7 @@ def check_safety(backups, policy, gone):
         assert len(kept_fulls) >= min(policy.keep_fulls, len(successful_fulls)), "fewer than keepFulls kept"
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, derandomize=True)
 @given(catalogues(), policies)
 def test_roll_off_never_breaks_a_safety_rule_and_is_idempotent(backups, policy):
     gone = expired(backups, policy)
@@ -165,7 +166,7 @@ def test_roll_off_never_breaks_a_safety_rule_and_is_idempotent(backups, policy):
     assert expired(remaining, policy) == set(), "a second run expired more"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(catalogues(), st.integers(1, 5))
 def test_keep_n_keeps_exactly_the_newest_chains(backups, n):
     gone = expired(backups, Policy(keep_fulls=n, failed_keep_days=10_000))

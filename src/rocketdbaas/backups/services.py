@@ -125,7 +125,9 @@ def _value_problems(values: dict[str, Any], started_at: datetime) -> list[dict[s
             problems.append({"field": "stop", "message": "A backup cannot stop before it started."})
         if values.get("status") == BackupStatus.RUNNING:
             problems.append({"field": "stop", "message": "A running backup has no stop time yet."})
-    if values.get("status") not in (None, *BackupStatus.values):
+    if "details" in values and not isinstance(values["details"], dict):
+        problems.append({"field": "details", "message": "Details are a JSON object."})
+    if "status" in values and values["status"] not in BackupStatus.values:
         problems.append({"field": "status", "message": f"Unknown status {values['status']!r}."})
     return problems
 

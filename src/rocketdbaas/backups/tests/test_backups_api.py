@@ -190,6 +190,8 @@ def test_bad_patches(dba_api, orders):
     assert_problem(dba_api.patch(path, json={"bkupSizeGigs": -3}), 422)
     assert_problem(dba_api.patch(path, json={"dbSizeGigs": -3, "status": "succeeded"}), 422)
     assert_problem(dba_api.patch(path, json={"status": "exploded"}), 422)
+    assert_problem(dba_api.patch(path, json={"status": None}), 422)
+    assert_problem(dba_api.patch(path, json={"details": None}), 422)
     assert_problem(dba_api.patch(path, json={"stop": "2026-10-01T05:00:00Z"}), 422)  # still running
     assert_problem(dba_api.patch(f"{URL}/999999", json={"status": "failed"}), 404)
     assert_problem(dba_api.patch(f"/api/mongodb/backups/{running['id']}", json={"status": "failed"}), 404)

@@ -347,12 +347,12 @@ def pull_and_lock(
         now = timezone.now()
         # PostgreSQL: rows other pullers hold are skipped, never waited for, so pullers don't
         # queue behind each other or deadlock. SQLite: the IMMEDIATE transaction serialises writers.
-        picked = list(
-            _candidates(dbms_type, cpu, ram, db_gigs)
-            .select_for_update(skip_locked=True, of=("self",))
-            .values_list("pk", flat=True)[:number_of_servers]
+        servers = list(
+            _candidates(dbms_type, cpu, ram, db_gigs).select_for_update(skip_locked=True, of=("self",))[
+                :number_of_servers
+            ]
         )
-        if len(picked) < number_of_servers:
+        if len(servers) < number_of_servers:
             matching = _candidates(dbms_type, cpu, ram, db_gigs).count()
             raise Conflict(
                 f"Asked for {number_of_servers} Free {dbms_type} server(s) with at least {cpu} cpu, "
@@ -362,7 +362,7 @@ def pull_and_lock(
             )
         reservation_id = new_reservation_id()
         expires = now + lease
-        updated = Server.objects.filter(pk__in=picked, status=PoolStatus.FREE).update(
+        updated = Server.objects.filter(pk__in=[s.pk for s in servers], status=PoolStatus.FREE).update(
             status=PoolStatus.LOCKED,
             reservation_id=reservation_id,
             locked_by=user,
@@ -371,7 +371,10 @@ def pull_and_lock(
         )
         if updated != number_of_servers:  # pragma: no cover - the row locks make this impossible
             raise RuntimeError("pool rows changed under their locks")
-        servers = list(Server.objects.filter(pk__in=picked).select_related("locked_by").order_by("name"))
+        for server in servers:
+            server.status, server.reservation_id, server.locked_by = PoolStatus.LOCKED, reservation_id, user
+            server.lease_expires_at, server.updated_at = expires, now
+        servers.sort(key=lambda server: server.name)
         for server in servers:
             record_activity(
                 dbms_type=dbms_type,

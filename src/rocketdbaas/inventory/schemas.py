@@ -41,6 +41,14 @@ class PoolServersIn(RootModel[list[PoolServerIn]]):
     def one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, dict) else value
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema, handler):
+        # Document what one_or_many accepts: an object, or a list of them.
+        array = dict(handler(core_schema))
+        array.pop("title", None)
+        description = array.pop("description", None)
+        return {"title": "PoolServersIn", "description": description, "anyOf": [array["items"], array]}
+
 
 class ServerOut(CamelSchema):
     server_name: str

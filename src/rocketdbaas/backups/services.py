@@ -138,11 +138,13 @@ def _prefixed(problems: list[dict[str, str]], prefix: str) -> list[dict[str, str
 
 def _apply_changes(backup: Backup, changes: dict[str, Any], user, now: datetime) -> bool:
     """Finish or update a running backup; a finished one no longer changes. True if it changed."""
-    if backup.expired_at is not None:
-        raise Conflict(f"Backup {backup.label!r} is expired; it no longer changes.")
     differs = {k: v for k, v in changes.items() if k in MUTABLE_FIELDS and getattr(backup, k) != v}
     if not differs:
+        # Repeating what is already known is harmless, expired or not (a tool's next report
+        # still lists backups our roll-off expired until the tool itself removes them).
         return False
+    if backup.expired_at is not None:
+        raise Conflict(f"Backup {backup.label!r} is expired; it no longer changes.")
     if backup.status != BackupStatus.RUNNING:
         raise Conflict(
             f"Backup {backup.label!r} already {backup.status}; only a running backup changes.",
@@ -213,6 +215,7 @@ def _register(
                 {"field": "server", "message": f"Server {new.server!r} is not in {cluster.name!r}."}
             )
 
+    # Parent before child, the order roll-off locks them in too.
     parent = None
     if new.depends_on:
         # Locked, so a concurrent roll-off cannot expire the parent under its new dependent.
@@ -228,6 +231,12 @@ def _register(
                     "message": f"No backup {new.depends_on!r} of {cluster.name!r} in repository {new.repository!r}.",
                 }
             )
+    existing = (
+        Backup.objects.select_for_update(of=("self",))
+        .filter(cluster=cluster, repository=new.repository, label=new.label)
+        .select_related("cluster", "server", "depends_on")
+        .first()
+    )
     if new.backup_type in CHAIN_ROOT_TYPES and new.depends_on:
         problems.append({"field": "dependsOn", "message": f"A {new.backup_type} backup depends on nothing."})
     elif new.backup_type in ALLOWED_PARENT_TYPES:
@@ -245,24 +254,22 @@ def _register(
                         f"{' or '.join(sorted(allowed))}, not on {parent.backup_type} {parent.label!r}.",
                     }
                 )
-            elif parent.status != BackupStatus.SUCCEEDED or parent.expired_at is not None:
+            # A backup already registered is only checked for being the same one (below), not
+            # for whether its parent could take a new dependent today (it may have expired).
+            elif existing is None and (
+                parent.status != BackupStatus.SUCCEEDED or parent.expired_at is not None
+            ):
                 problems.append(
                     {
                         "field": "dependsOn",
                         "message": f"Parent {parent.label!r} is not a usable successful backup.",
                     }
                 )
-            elif parent.started_at > new.started_at:
+            elif existing is None and parent.started_at > new.started_at:
                 problems.append({"field": "dependsOn", "message": f"Parent {parent.label!r} started later."})
     if problems:
         raise Invalid("The backup is not valid.", _prefixed(problems, prefix))
 
-    existing = (
-        Backup.objects.select_for_update(of=("self",))
-        .filter(cluster=cluster, repository=new.repository, label=new.label)
-        .select_related("cluster", "server", "depends_on")
-        .first()
-    )
     if existing is not None:
         same = (
             existing.backup_type == new.backup_type
@@ -277,6 +284,13 @@ def _register(
         changes = {name: getattr(new, name) for name in MUTABLE_FIELDS if name != "details"}
         if new.details and new.details != existing.details:
             changes["details"] = {**existing.details, **new.details}
+        differs = sorted(name for name, value in changes.items() if getattr(existing, name) != value)
+        if differs and existing.status != BackupStatus.RUNNING:
+            raise Conflict(
+                f"Backup {new.label!r} is already registered as {existing.status} with other values "
+                f"({', '.join(differs)}); a finished backup no longer changes.",
+                backupId=existing.pk,
+            )
         changed = _apply_changes(existing, changes, user, now)
         return existing, ("updated" if changed else "unchanged")
 

@@ -117,6 +117,22 @@ def test_import_through_the_api_is_idempotent(dba_api, orders):
     assert Activity.objects.count() == activities
 
 
+def test_reimport_after_roll_off_changes_nothing(dba_api, orders):
+    payload = {
+        "cluster": "pg-orders",
+        "tool": "pgbackrest",
+        "stanza": "orders",
+        "data": load("pgbackrest_info.json"),
+    }
+    dba_api.post("/api/postgresql/backups/import", json=payload)
+    dba_api.put("/api/postgresql/backups/policies", json={"keepFulls": 1})
+    assert dba_api.post("/api/postgresql/backups/rollOff", json={"dryRun": False}).json()["count"] == 8
+    again = dba_api.post("/api/postgresql/backups/import", json=payload)
+    assert again.status_code == 200, again.content
+    assert (again.json()["created"], again.json()["updated"], again.json()["unchanged"]) == (0, 0, 11)
+    assert Backup.objects.filter(expired_at__isnull=False).count() == 8
+
+
 def test_pbm_import_finishes_a_running_backup(dba_api, catalog):
     status = load("pbm_status.json")
     url = "/api/mongodb/backups/import"

@@ -7,7 +7,7 @@ from django.utils import timezone
 from rocketdbaas.dbms import DbmsType
 from rocketdbaas.intake import services
 from rocketdbaas.intake.models import MAX_SERVERS, BackupPolicy, RequestStatus
-from rocketdbaas.inventory.models import Application, Environment
+from rocketdbaas.inventory.models import Application, Environment, application_name_validator
 
 _NAMED_ADDRESS = re.compile(r"^(?P<name>.*?)\s*<(?P<email>[^<>]*)>$")
 
@@ -42,6 +42,7 @@ class IntakeForm(forms.Form):
     new_application_name = forms.CharField(
         label="New application name",
         max_length=100,
+        validators=[application_name_validator],
         required=False,
         help_text="Only when the application is not in the list.",
     )

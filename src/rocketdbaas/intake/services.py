@@ -29,7 +29,13 @@ from rocketdbaas.intake.models import (
     RequestStatus,
 )
 from rocketdbaas.inventory import services as inventory
-from rocketdbaas.inventory.models import Application, Cluster, Environment, ServerRole
+from rocketdbaas.inventory.models import (
+    APPLICATION_NAME_PATTERN,
+    Application,
+    Cluster,
+    Environment,
+    ServerRole,
+)
 
 MAX_CONTACTS = 20
 MAX_CPU = 4096
@@ -128,6 +134,8 @@ def validate_request(spec: RequestSpec, user, today: date | None = None) -> list
     elif spec.application:
         if not requestable_applications(user).filter(name=spec.application).exists():
             problem("application", f"There is no application named {spec.application!r} you can request for.")
+    elif not re.match(APPLICATION_NAME_PATTERN, spec.new_application_name.strip()):
+        problem("new_application_name", "Application names cannot contain '/' or control characters.")
     elif Application.objects.filter(name__iexact=spec.new_application_name.strip()).exists():
         problem(
             "new_application_name",

@@ -12,6 +12,13 @@ hostname_validator = RegexValidator(
     "Enter a valid hostname (letters, digits, hyphens and dots).",
 )
 
+# Application names appear in URLs (/api/applications/{name}, /applications/{name}/), so no
+# slash, and no control characters.
+APPLICATION_NAME_PATTERN = r"^[^/\x00-\x1f\x7f]+$"
+application_name_validator = RegexValidator(
+    APPLICATION_NAME_PATTERN, "Application names cannot contain '/' or control characters."
+)
+
 
 class Environment(models.TextChoices):
     PROD = "prod", "Production"
@@ -73,7 +80,7 @@ POOL_TRANSITIONS: dict[str, frozenset[str]] = {
 class Application(models.Model):
     """What clusters serve; has contacts, owners and a cost centre."""
 
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=[application_name_validator])
     description = models.TextField(blank=True)
     cost_centre = models.CharField(max_length=50, blank=True)
     owners = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="owned_applications")

@@ -7,11 +7,20 @@ from uuid import UUID
 from pydantic import ConfigDict, Field, RootModel, StringConstraints, model_validator
 
 from rocketdbaas.core.schemas import CamelSchema
-from rocketdbaas.inventory.models import ClusterStatus, Environment, PoolStatus, ServerRole
+from rocketdbaas.inventory.models import (
+    APPLICATION_NAME_PATTERN,
+    ClusterStatus,
+    Environment,
+    PoolStatus,
+    ServerRole,
+)
 
 ServerName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=253)]
 ClusterName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-ApplicationName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+ApplicationName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=APPLICATION_NAME_PATTERN),
+]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 # Large enough for a team's whole fleet in one call, small enough to bound one transaction.

@@ -12,6 +12,8 @@ from .conftest import spec
 from .test_services import state
 
 XSS = '<script>alert("x")</script>'
+# Application names cannot hold "/", so the name carries a payload without one.
+XSS_NAME = "<img src=x onerror=alert(1)>"
 
 
 def form_data(**overrides):
@@ -115,14 +117,15 @@ def test_user_input_is_rendered_inert(owner_user, dba_user):
     client = client_for(owner_user)
     client.post(
         "/requests/new/",
-        form_data(new_application_name=XSS, notes=XSS, requester_name=XSS, cost_centre="<b>cc</b>"),
+        form_data(new_application_name=XSS_NAME, notes=XSS, requester_name=XSS, cost_centre="<b>cc</b>"),
     )
     created = IntakeRequest.objects.get()
     services.add_comment(created.reference, user=dba_user, comment=XSS)
     for url in (f"/requests/{created.reference}/", "/requests/"):
         page = client_for(dba_user).get(url).content.decode()
-        assert XSS not in page and "<b>cc</b>" not in page
+        assert XSS not in page and XSS_NAME not in page and "<b>cc</b>" not in page
         assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+        assert "&lt;img src=x onerror=alert(1)&gt;" in page
 
 
 def test_dba_approves_and_fulfils_in_one_step(owner_user, dba_user, add_pool):

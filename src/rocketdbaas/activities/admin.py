@@ -1,10 +1,11 @@
 from django.contrib import admin
 
 from rocketdbaas.activities.models import Activity
+from rocketdbaas.core.admin import ReadOnlyAdmin
 
 
 @admin.register(Activity)
-class ActivityAdmin(admin.ModelAdmin):
+class ActivityAdmin(ReadOnlyAdmin):
     """The audit log is append-only: admins may read it, never add, change or delete rows."""
 
     list_display = (
@@ -23,12 +24,3 @@ class ActivityAdmin(admin.ModelAdmin):
     list_select_related = ("cluster", "server", "recorded_by")
     raw_id_fields = ("cluster", "server", "corrects", "recorded_by")
     actions = None
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

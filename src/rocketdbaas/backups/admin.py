@@ -1,10 +1,11 @@
 from django.contrib import admin
 
 from rocketdbaas.backups.models import Backup, RetentionPolicy
+from rocketdbaas.core.admin import ReadOnlyAdmin
 
 
 @admin.register(Backup)
-class BackupAdmin(admin.ModelAdmin):
+class BackupAdmin(ReadOnlyAdmin):
     """The catalogue is what tools reported; it changes through the API and roll-off, so the admin
     only reads it (an edited size or a deleted row would make history wrong)."""
 
@@ -25,18 +26,9 @@ class BackupAdmin(admin.ModelAdmin):
     raw_id_fields = ("cluster", "server", "depends_on")
     actions = None
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(RetentionPolicy)
-class RetentionPolicyAdmin(admin.ModelAdmin):
+class RetentionPolicyAdmin(ReadOnlyAdmin):
     """Policies change through the API or the backups page, which record who changed them."""
 
     list_display = (
@@ -49,12 +41,3 @@ class RetentionPolicyAdmin(admin.ModelAdmin):
     )
     list_filter = ("dbms_type",)
     list_select_related = ("cluster",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -7,6 +7,7 @@ database's); the web pages and the API are the way to change contacts day to day
 from django.contrib import admin
 
 from rocketdbaas.contacts.models import ApplicationContact, Contact, ContactChange, NotificationLog
+from rocketdbaas.core.admin import ReadOnlyAdmin
 
 
 class ApplicationContactInline(admin.TabularInline):
@@ -32,17 +33,6 @@ class ApplicationContactAdmin(admin.ModelAdmin):
     list_filter = ["role", "patching_emails"]
     search_fields = ["application__name", "contact__name", "contact__email"]
     list_select_related = ["application", "contact"]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(NotificationLog)

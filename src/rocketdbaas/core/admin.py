@@ -3,6 +3,19 @@ from django.contrib import admin
 from rocketdbaas.core.models import PeriodicJobState
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records the system writes (ledgers, audit rows, observations): viewable, never edited by hand."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(PeriodicJobState)
 class PeriodicJobStateAdmin(admin.ModelAdmin):
     """The scheduler's bookkeeping; edit next_run_at to run a job sooner."""

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from rocketdbaas.core.admin import ReadOnlyAdmin
 from rocketdbaas.intake.models import IntakeRequest, RequestEvent
 
 
@@ -19,7 +20,7 @@ class RequestEventInline(admin.TabularInline):
 
 
 @admin.register(IntakeRequest)
-class IntakeRequestAdmin(admin.ModelAdmin):
+class IntakeRequestAdmin(ReadOnlyAdmin):
     """Read-only: requests change state only through the workflow (web page or API), which keeps history."""
 
     list_display = (
@@ -42,12 +43,3 @@ class IntakeRequestAdmin(admin.ModelAdmin):
     )
     list_select_related = ("application",)
     inlines = [RequestEventInline]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

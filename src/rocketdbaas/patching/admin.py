@@ -3,6 +3,7 @@ here; runs and their steps are the ledger, so they are read-only."""
 
 from django.contrib import admin
 
+from rocketdbaas.core.admin import ReadOnlyAdmin
 from rocketdbaas.patching.models import (
     ClusterPatchSettings,
     PatchRecipe,
@@ -55,17 +56,6 @@ class SshKnownHostAdmin(admin.ModelAdmin):
     @admin.display(description="Key type")
     def key_type(self, obj):
         return obj.key.split(" ", 1)[0]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class RunClusterInline(admin.TabularInline):

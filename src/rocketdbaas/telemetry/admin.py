@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 
+from rocketdbaas.core.admin import ReadOnlyAdmin
 from rocketdbaas.telemetry import credentials as credential_store
 from rocketdbaas.telemetry import services
 from rocketdbaas.telemetry.models import (
@@ -91,19 +92,6 @@ class DbCredentialAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         services.delete_credential(obj, user=request.user)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Observations are recorded by the collector and the push API, never edited by hand."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class CollectionResultInline(admin.TabularInline):

@@ -60,6 +60,8 @@ bench: $(VENV)/.synced
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python benchmarks/pool_pull_and_lock.py
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python benchmarks/clusters_servers.py
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python benchmarks/telemetry.py
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python benchmarks/patching.py
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python benchmarks/activities_backups.py
 
 clean:
 	rm -rf $(VENV) .tools var

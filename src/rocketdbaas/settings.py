@@ -58,6 +58,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "rocketdbaas.core.middleware.RequestIdMiddleware",
     "rocketdbaas.core.middleware.ApiSlashMiddleware",
+    "rocketdbaas.core.middleware.ApiMethodNotAllowedMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

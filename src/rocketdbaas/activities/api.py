@@ -16,12 +16,10 @@ from rocketdbaas.activities.schemas import (
 )
 from rocketdbaas.core.errors import problem_response
 from rocketdbaas.core.permissions import require_dba
-from rocketdbaas.core.schemas import ApiRouter, ProblemSchema
+from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
 from rocketdbaas.dbms import resolve_dbms_type
 
 router = ApiRouter()
-
-ERRORS = {400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema, 422: ProblemSchema}
 
 
 def _new(item: ActivityIn) -> services.NewActivity:
@@ -40,7 +38,7 @@ def _new(item: ActivityIn) -> services.NewActivity:
 
 @router.post(
     "/{dbms_type}/activities",
-    response={201: ActivityOut | list[ActivityOut], **ERRORS},
+    response={201: ActivityOut | list[ActivityOut], **PROBLEMS},
     summary="Record one activity, or a list of them (all or nothing)",
 )
 def record_activities(request: HttpRequest, dbms_type: str, payload: ActivityIn | list[ActivityIn]):
@@ -59,7 +57,7 @@ def record_activities(request: HttpRequest, dbms_type: str, payload: ActivityIn 
 
 @router.get(
     "/{dbms_type}/activities",
-    response={200: ActivityPage, **ERRORS},
+    response={200: ActivityPage, **PROBLEMS},
     summary="List activities, newest first, each with its latest ticket",
 )
 def list_activities(request: HttpRequest, dbms_type: str, filters: Query[ActivityFilters]):
@@ -82,7 +80,7 @@ def list_activities(request: HttpRequest, dbms_type: str, filters: Query[Activit
 
 @router.get(
     "/{dbms_type}/activities/downtime",
-    response={200: DowntimeReport, **ERRORS},
+    response={200: DowntimeReport, **PROBLEMS},
     summary="Downtime and availability per cluster for a UTC month (DESIGN §7)",
 )
 def downtime(request: HttpRequest, dbms_type: str, cluster: str | None = None, period: str | None = None):
@@ -117,7 +115,7 @@ def refuse_downtime_change(request: HttpRequest, dbms_type: str):
 
 @router.get(
     "/{dbms_type}/activities/{activity_id}",
-    response={200: ActivityDetailOut, **ERRORS},
+    response={200: ActivityDetailOut, **PROBLEMS},
     summary="One activity with its corrections",
 )
 def get_activity(request: HttpRequest, dbms_type: str, activity_id: int):
@@ -129,7 +127,7 @@ def get_activity(request: HttpRequest, dbms_type: str, activity_id: int):
 
 @router.post(
     "/{dbms_type}/activities/{activity_id}/corrections",
-    response={201: ActivityOut, **ERRORS},
+    response={201: ActivityOut, **PROBLEMS},
     summary="Correct an activity (e.g. add its ticket link) by appending a correction",
 )
 def correct_activity(request: HttpRequest, dbms_type: str, activity_id: int, payload: CorrectionIn):

@@ -19,24 +19,15 @@ from rocketdbaas.backups.schemas import (
     RollOffOut,
 )
 from rocketdbaas.core.permissions import require_dba
-from rocketdbaas.core.schemas import ApiRouter, ProblemSchema
+from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
 from rocketdbaas.dbms import resolve_dbms_type
 
 router = ApiRouter()
 
-ERRORS = {
-    400: ProblemSchema,
-    401: ProblemSchema,
-    403: ProblemSchema,
-    404: ProblemSchema,
-    409: ProblemSchema,
-    422: ProblemSchema,
-}
-
 
 @router.post(
     "/{dbms_type}/backups",
-    response={200: BackupOut, 201: BackupOut, **ERRORS},
+    response={200: BackupOut, 201: BackupOut, **PROBLEMS},
     summary="Register a backup (idempotent on cluster + repository + label; 200 if already known)",
 )
 def register_backup(request: HttpRequest, dbms_type: str, payload: BackupIn):
@@ -65,7 +56,7 @@ def register_backup(request: HttpRequest, dbms_type: str, payload: BackupIn):
 
 
 @router.get(
-    "/{dbms_type}/backups", response={200: BackupPage, **ERRORS}, summary="List backups, newest first"
+    "/{dbms_type}/backups", response={200: BackupPage, **PROBLEMS}, summary="List backups, newest first"
 )
 def list_backups(request: HttpRequest, dbms_type: str, filters: Query[BackupFilters]):
     kind = resolve_dbms_type(dbms_type)
@@ -87,7 +78,7 @@ def list_backups(request: HttpRequest, dbms_type: str, filters: Query[BackupFilt
 
 @router.post(
     "/{dbms_type}/backups/import",
-    response={200: ImportOut, **ERRORS},
+    response={200: ImportOut, **PROBLEMS},
     summary="Import `pgbackrest info --output=json` or `pbm list/status --out=json` (all or nothing)",
 )
 def import_backups(request: HttpRequest, dbms_type: str, payload: ImportIn):
@@ -106,7 +97,7 @@ def import_backups(request: HttpRequest, dbms_type: str, payload: ImportIn):
 
 @router.get(
     "/{dbms_type}/backups/policies",
-    response={200: PoliciesOut, **ERRORS},
+    response={200: PoliciesOut, **PROBLEMS},
     summary="Retention policies: the type's default and each cluster's own",
 )
 def get_policies(request: HttpRequest, dbms_type: str):
@@ -121,7 +112,7 @@ def get_policies(request: HttpRequest, dbms_type: str):
 
 @router.put(
     "/{dbms_type}/backups/policies",
-    response={200: PolicyOut, **ERRORS},
+    response={200: PolicyOut, **PROBLEMS},
     summary="Set a cluster's retention policy, or (no cluster) the default of the type",
 )
 def put_policy(request: HttpRequest, dbms_type: str, payload: PolicyIn):
@@ -141,7 +132,7 @@ def put_policy(request: HttpRequest, dbms_type: str, payload: PolicyIn):
 
 @router.post(
     "/{dbms_type}/backups/rollOff",
-    response={200: RollOffOut, **ERRORS},
+    response={200: RollOffOut, **PROBLEMS},
     summary="Roll off backups the retention policies let go: dryRun lists them and why",
 )
 def roll_off(request: HttpRequest, dbms_type: str, payload: RollOffIn):
@@ -157,14 +148,14 @@ def roll_off(request: HttpRequest, dbms_type: str, payload: RollOffIn):
     return RollOffOut.from_report(report, payload.limit)
 
 
-@router.get("/{dbms_type}/backups/{backup_id}", response={200: BackupOut, **ERRORS}, summary="One backup")
+@router.get("/{dbms_type}/backups/{backup_id}", response={200: BackupOut, **PROBLEMS}, summary="One backup")
 def get_backup(request: HttpRequest, dbms_type: str, backup_id: int):
     return BackupOut.from_backup(services.get_backup(resolve_dbms_type(dbms_type), backup_id, request.user))
 
 
 @router.patch(
     "/{dbms_type}/backups/{backup_id}",
-    response={200: BackupOut, **ERRORS},
+    response={200: BackupOut, **PROBLEMS},
     summary="Finish a running backup: status, stop, sizes",
 )
 def patch_backup(request: HttpRequest, dbms_type: str, backup_id: int, payload: BackupPatch):
@@ -177,7 +168,7 @@ def patch_backup(request: HttpRequest, dbms_type: str, backup_id: int, payload: 
     return BackupOut.from_backup(backup)
 
 
-@router.post("/{dbms_type}/backups/{backup_id}/pin", response={200: BackupOut, **ERRORS}, summary="Pin")
+@router.post("/{dbms_type}/backups/{backup_id}/pin", response={200: BackupOut, **PROBLEMS}, summary="Pin")
 def pin_backup(request: HttpRequest, dbms_type: str, backup_id: int):
     kind = resolve_dbms_type(dbms_type)
     require_dba(request)
@@ -186,7 +177,7 @@ def pin_backup(request: HttpRequest, dbms_type: str, backup_id: int):
     )
 
 
-@router.post("/{dbms_type}/backups/{backup_id}/unpin", response={200: BackupOut, **ERRORS}, summary="Unpin")
+@router.post("/{dbms_type}/backups/{backup_id}/unpin", response={200: BackupOut, **PROBLEMS}, summary="Unpin")
 def unpin_backup(request: HttpRequest, dbms_type: str, backup_id: int):
     kind = resolve_dbms_type(dbms_type)
     require_dba(request)

@@ -19,7 +19,7 @@ from rocketdbaas.contacts.schemas import (
     NotificationDetailOut,
     NotificationOut,
 )
-from rocketdbaas.core.schemas import ApiRouter, ProblemSchema
+from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
 
 router = ApiRouter()
 
@@ -36,16 +36,8 @@ ContactId = Path(..., ge=1, le=MAX_ID)
 NotificationId = Path(..., ge=1, le=MAX_ID)
 ApplicationName = Path(..., max_length=100, pattern=NO_NUL)
 
-ERRORS = {
-    400: ProblemSchema,
-    403: ProblemSchema,
-    404: ProblemSchema,
-    409: ProblemSchema,
-    422: ProblemSchema,
-}
 
-
-@router.get("/contacts", response={200: list[ContactOut], **ERRORS}, summary="List contacts")
+@router.get("/contacts", response={200: list[ContactOut], **PROBLEMS}, summary="List contacts")
 @paginate(Pages)
 def list_contacts(
     request,
@@ -60,25 +52,25 @@ def list_contacts(
     )
 
 
-@router.post("/contacts", response={201: ContactOut, **ERRORS}, summary="Create a contact")
+@router.post("/contacts", response={201: ContactOut, **PROBLEMS}, summary="Create a contact")
 def create_contact(request, payload: ContactIn):
     contact = services.create_contact(request.user, payload.model_dump())
     return Status(201, services.get_contact(request.user, contact.pk))
 
 
-@router.get("/contacts/{contact_id}", response={200: ContactOut, **ERRORS}, summary="Read a contact")
+@router.get("/contacts/{contact_id}", response={200: ContactOut, **PROBLEMS}, summary="Read a contact")
 def get_contact(request, contact_id: int = ContactId):
     return services.get_contact(request.user, contact_id)
 
 
-@router.patch("/contacts/{contact_id}", response={200: ContactOut, **ERRORS}, summary="Update a contact")
+@router.patch("/contacts/{contact_id}", response={200: ContactOut, **PROBLEMS}, summary="Update a contact")
 def update_contact(request, payload: ContactPatch, contact_id: int = ContactId):
     services.update_contact(request.user, contact_id, payload.model_dump(exclude_unset=True))
     return services.get_contact(request.user, contact_id)
 
 
 @router.post(
-    "/contacts/{contact_id}/expire", response={200: ContactOut, **ERRORS}, summary="Expire a contact"
+    "/contacts/{contact_id}/expire", response={200: ContactOut, **PROBLEMS}, summary="Expire a contact"
 )
 def expire_contact(request, contact_id: int = ContactId, payload: ExpireIn | None = None):
     """Now, or at a future `at`. Expired contacts are kept as history and receive nothing."""
@@ -88,7 +80,7 @@ def expire_contact(request, contact_id: int = ContactId, payload: ExpireIn | Non
 
 @router.post(
     "/contacts/{contact_id}/reactivate",
-    response={200: ContactOut, **ERRORS},
+    response={200: ContactOut, **PROBLEMS},
     summary="Reactivate a contact",
 )
 def reactivate_contact(request, contact_id: int = ContactId):
@@ -99,7 +91,7 @@ def reactivate_contact(request, contact_id: int = ContactId):
 
 @router.get(
     "/applications/{name}/contacts",
-    response={200: list[LinkOut], **ERRORS},
+    response={200: list[LinkOut], **PROBLEMS},
     summary="List an application's contacts",
 )
 @paginate(Pages)
@@ -111,7 +103,7 @@ def list_application_contacts(
 
 @router.post(
     "/applications/{name}/contacts",
-    response={201: LinkOut, **ERRORS},
+    response={201: LinkOut, **PROBLEMS},
     summary="Attach a contact to an application, or sign up a new one",
 )
 def link_contact(request, payload: LinkIn, name: str = ApplicationName):
@@ -134,7 +126,7 @@ def link_contact(request, payload: LinkIn, name: str = ApplicationName):
 
 @router.patch(
     "/applications/{name}/contacts/{contact_id}",
-    response={200: LinkOut, **ERRORS},
+    response={200: LinkOut, **PROBLEMS},
     summary="Change a contact's role or patching emails for an application",
 )
 def update_link(request, payload: LinkPatch, name: str = ApplicationName, contact_id: int = ContactId):
@@ -146,7 +138,7 @@ def update_link(request, payload: LinkPatch, name: str = ApplicationName, contac
 
 @router.delete(
     "/applications/{name}/contacts/{contact_id}",
-    response={204: None, **ERRORS},
+    response={204: None, **PROBLEMS},
     summary="Detach a contact from an application",
 )
 def unlink_contact(request, name: str = ApplicationName, contact_id: int = ContactId):
@@ -155,7 +147,7 @@ def unlink_contact(request, name: str = ApplicationName, contact_id: int = Conta
 
 
 @router.get(
-    "/notifications", response={200: list[NotificationOut], **ERRORS}, summary="List notification emails"
+    "/notifications", response={200: list[NotificationOut], **PROBLEMS}, summary="List notification emails"
 )
 @paginate(Pages)
 def list_notifications(
@@ -169,7 +161,7 @@ def list_notifications(
 
 @router.get(
     "/notifications/{notification_id}",
-    response={200: NotificationDetailOut, **ERRORS},
+    response={200: NotificationDetailOut, **PROBLEMS},
     summary="Read a notification email with its text and HTML",
 )
 def get_notification(request, notification_id: int = NotificationId):

@@ -3,6 +3,8 @@ import re
 import uuid
 from contextvars import ContextVar
 
+from rocketdbaas.core.errors import PROBLEM_CONTENT_TYPE, problem_response
+
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -52,3 +54,27 @@ class ApiSlashMiddleware:
         if path.startswith("/api/") and path.endswith("/") and len(path) > len("/api/"):
             request.path_info = path.rstrip("/")
         return self.get_response(request)
+
+
+class ApiMethodNotAllowedMiddleware:
+    """A method a path does not serve is a 405 problem detail, like every other API error
+    (the router itself answers those with an empty text response)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code == 405
+            and request.path_info.startswith("/api/")
+            and not response.get("Content-Type", "").startswith(PROBLEM_CONTENT_TYPE)
+        ):
+            allowed = response.get("Allow", "")
+            return problem_response(
+                405,
+                f"{request.method} is not allowed on this path; allowed: {allowed or 'none'}.",
+                instance=request.path,
+                headers={"Allow": allowed} if allowed else None,
+            )
+        return response

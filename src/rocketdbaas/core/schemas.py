@@ -1,5 +1,7 @@
 """API schema conventions: camelCase JSON over snake_case Python."""
 
+from typing import Any
+
 from ninja import Router, Schema
 from pydantic import ConfigDict
 from pydantic.alias_generators import to_camel
@@ -27,3 +29,7 @@ class ProblemSchema(Schema):
     detail: str
     instance: str | None = None
     errors: list[dict] | None = None
+
+
+# The error answers every operation documents (each one a problem detail).
+PROBLEMS: dict[int, Any] = {status: ProblemSchema for status in (400, 401, 403, 404, 409, 413, 422)}

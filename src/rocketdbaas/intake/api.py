@@ -6,7 +6,7 @@ from django.urls import reverse
 from ninja import Query, Status
 
 from rocketdbaas.core.errors import ProblemError
-from rocketdbaas.core.schemas import ApiRouter, CamelSchema, ProblemSchema
+from rocketdbaas.core.schemas import PROBLEMS, ApiRouter, CamelSchema
 from rocketdbaas.dbms import DbmsType, resolve_dbms_type
 from rocketdbaas.intake import services
 from rocketdbaas.intake.models import IntakeRequest, RequestStatus
@@ -19,14 +19,6 @@ from rocketdbaas.intake.schemas import (
 )
 
 router = ApiRouter()
-
-ERRORS: dict[int, Any] = {
-    400: ProblemSchema,
-    403: ProblemSchema,
-    404: ProblemSchema,
-    409: ProblemSchema,
-    422: ProblemSchema,
-}
 
 
 class ListFilters(CamelSchema):
@@ -81,7 +73,7 @@ def _invalid(field: str, message: str) -> ProblemError:
     return ProblemError(422, "The request is not valid.", errors=[{"field": field, "message": message}])
 
 
-@router.get("/intake", response={200: IntakeRequestList, **ERRORS}, summary="List requests")
+@router.get("/intake", response={200: IntakeRequestList, **PROBLEMS}, summary="List requests")
 def list_requests(request, filters: Query[ListFilters]):
     """Dba, admin and viewer see every request; an owner sees theirs and their applications'."""
     if not 1 <= filters.limit <= 1000:
@@ -97,7 +89,7 @@ def list_requests(request, filters: Query[ListFilters]):
     return {"count": qs.count(), "items": [_out(r) for r in page]}
 
 
-@router.post("/intake", response={201: IntakeRequestOut, **ERRORS}, summary="Submit a request")
+@router.post("/intake", response={201: IntakeRequestOut, **PROBLEMS}, summary="Submit a request")
 def submit_request(request, payload: IntakeRequestIn):
     user = request.user
     spec = services.RequestSpec(
@@ -123,26 +115,26 @@ def submit_request(request, payload: IntakeRequestIn):
     return Status(201, _out(services.get_request(created.reference, user), with_events=True))
 
 
-@router.get("/intake/{reference}", response={200: IntakeRequestOut, **ERRORS}, summary="Get a request")
+@router.get("/intake/{reference}", response={200: IntakeRequestOut, **PROBLEMS}, summary="Get a request")
 def get_request(request, reference: str):
     return _out(services.get_request(reference, request.user), with_events=True)
 
 
-@router.post("/intake/{reference}/approve", response={200: IntakeRequestOut, **ERRORS}, summary="Approve")
+@router.post("/intake/{reference}/approve", response={200: IntakeRequestOut, **PROBLEMS}, summary="Approve")
 def approve_request(request, reference: str, payload: CommentIn):
     """Dba/admin: submitted → approved (fulfil later, when servers are ready)."""
     updated = services.approve_request(reference, user=request.user, comment=payload.comment)
     return _out(updated, with_events=True)
 
 
-@router.post("/intake/{reference}/reject", response={200: IntakeRequestOut, **ERRORS}, summary="Reject")
+@router.post("/intake/{reference}/reject", response={200: IntakeRequestOut, **PROBLEMS}, summary="Reject")
 def reject_request(request, reference: str, payload: CommentIn):
     """Dba/admin: submitted or approved → rejected; the comment (why) is required."""
     updated = services.reject_request(reference, user=request.user, comment=payload.comment)
     return _out(updated, with_events=True)
 
 
-@router.post("/intake/{reference}/fulfil", response={200: IntakeRequestOut, **ERRORS}, summary="Fulfil")
+@router.post("/intake/{reference}/fulfil", response={200: IntakeRequestOut, **PROBLEMS}, summary="Fulfil")
 def fulfil_request(request, reference: str, payload: FulfilIn):
     """Dba/admin: approve if needed, pull-and-lock servers from the pool and create the cluster,
     in one transaction. 409 if the pool cannot satisfy the request (nothing changes)."""
@@ -152,7 +144,7 @@ def fulfil_request(request, reference: str, payload: FulfilIn):
     return _out(updated, with_events=True)
 
 
-@router.post("/intake/{reference}/comments", response={201: IntakeRequestOut, **ERRORS}, summary="Comment")
+@router.post("/intake/{reference}/comments", response={201: IntakeRequestOut, **PROBLEMS}, summary="Comment")
 def comment_request(request, reference: str, payload: CommentIn):
     """The requester or a dba/admin adds a comment to the request's history."""
     updated = services.add_comment(reference, user=request.user, comment=payload.comment)

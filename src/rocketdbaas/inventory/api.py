@@ -10,7 +10,7 @@ from ninja import Path, Query, Status
 from rocketdbaas.accounts.models import Role, User
 from rocketdbaas.core.errors import Forbidden, Invalid
 from rocketdbaas.core.permissions import can_write, is_fleet_operator, require_dba
-from rocketdbaas.core.schemas import ApiRouter, ProblemSchema
+from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
 from rocketdbaas.dbms import resolve_dbms_type
 from rocketdbaas.inventory import services
 from rocketdbaas.inventory.models import Application, Environment, PoolStatus, Server, ServerRole
@@ -33,15 +33,6 @@ from rocketdbaas.inventory.schemas import (
 )
 
 router = ApiRouter()
-
-ERRORS: dict[int, Any] = {
-    400: ProblemSchema,
-    403: ProblemSchema,
-    404: ProblemSchema,
-    409: ProblemSchema,
-    422: ProblemSchema,
-}
-READ_ERRORS: dict[int, Any] = {404: ProblemSchema, 422: ProblemSchema}
 
 
 def server_out(s: Server) -> dict[str, Any]:
@@ -93,7 +84,7 @@ def _json(data: Any, status: int = 200) -> HttpResponse:
 
 @router.get(
     "/{dbms_type}/clustersServers",
-    response={200: ClusterServerList | dict[str, Any], **READ_ERRORS},
+    response={200: ClusterServerList | dict[str, Any], **PROBLEMS},
     summary="Active clusters' servers (JSON or Ansible inventory)",
     description=(
         "Every Used server of every active cluster of this dbmsType, in one response. "
@@ -126,7 +117,7 @@ def get_clusters_servers(
 
 @router.post(
     "/{dbms_type}/clustersServers",
-    response={200: RegisterResult, **ERRORS},
+    response={200: RegisterResult, **PROBLEMS},
     summary="Register existing clusters and their servers (idempotent upsert)",
 )
 def post_clusters_servers(request: HttpRequest, dbms_type: str, payload: list[RegisterIn]):
@@ -146,7 +137,7 @@ def post_clusters_servers(request: HttpRequest, dbms_type: str, payload: list[Re
 # ---------------------------------------------------------------- pool
 
 
-@router.get("/{dbms_type}/poolServers", response={200: ServerList, **READ_ERRORS}, summary="List the pool")
+@router.get("/{dbms_type}/poolServers", response={200: ServerList, **PROBLEMS}, summary="List the pool")
 def list_pool_servers(
     request: HttpRequest,
     dbms_type: str,
@@ -176,7 +167,7 @@ def list_pool_servers(
 
 @router.post(
     "/{dbms_type}/poolServers",
-    response={201: ServerList, **ERRORS},
+    response={201: ServerList, **PROBLEMS},
     summary="Add one spare server or a list",
     description="Duplicate names are a 409 and nothing is added.",
 )
@@ -190,7 +181,7 @@ def add_pool_servers(request: HttpRequest, dbms_type: str, payload: PoolServersI
 
 @router.delete(
     "/{dbms_type}/poolServers",
-    response={200: ServerList, **ERRORS},
+    response={200: ServerList, **PROBLEMS},
     summary="Retire Free servers from the pool",
     description=(
         'Names in the body (`{"serverNames": [...]}`) or as `?serverName=` (repeatable). '
@@ -214,7 +205,7 @@ def retire_pool_servers(
 
 @router.patch(
     "/{dbms_type}/poolServers/{server_name}",
-    response={200: ServerOut, **ERRORS},
+    response={200: ServerOut, **PROBLEMS},
     summary="Mark a pool server Used (joining a cluster) or Free",
     description=(
         "Locked → Used (give `cluster` and optionally `role`), Locked → Free (release), "
@@ -262,7 +253,7 @@ PULL_DESCRIPTION = (
 
 @router.post(
     "/{dbms_type}/poolServersPullAndLock/{number_of_servers}",
-    response={200: Reservation, **ERRORS},
+    response={200: Reservation, **PROBLEMS},
     summary="Pull and lock servers from the pool",
     description=PULL_DESCRIPTION,
 )
@@ -279,7 +270,7 @@ def pull_and_lock_post(
 
 @router.get(
     "/{dbms_type}/poolServersPullAndLock/{number_of_servers}",
-    response={200: Reservation, **ERRORS},
+    response={200: Reservation, **PROBLEMS},
     summary="Pull and lock servers from the pool (GET form, for existing clients)",
     description=PULL_DESCRIPTION + " The GET form needs a bearer token with the write flag.",
 )
@@ -299,7 +290,7 @@ def pull_and_lock_get(
 
 @router.post(
     "/{dbms_type}/Cluster",
-    response={201: ClusterDetail, **ERRORS},
+    response={201: ClusterDetail, **PROBLEMS},
     summary="Create a cluster from Locked (or Free) servers",
     description=(
         "The application is created if new. Servers must be Locked by the caller (or Free); "
@@ -322,7 +313,7 @@ def create_cluster(request: HttpRequest, dbms_type: str, payload: ClusterCreateI
 
 @router.get(
     "/{dbms_type}/Cluster/{cluster_name}",
-    response={200: ClusterDetail, **READ_ERRORS},
+    response={200: ClusterDetail, **PROBLEMS},
     summary="A cluster with its application, servers and every feature's section",
 )
 def get_cluster(request: HttpRequest, dbms_type: str, cluster_name: str):
@@ -334,7 +325,7 @@ def get_cluster(request: HttpRequest, dbms_type: str, cluster_name: str):
 # ---------------------------------------------------------------- applications
 
 
-@router.get("/applications", response={200: ApplicationList, 422: ProblemSchema}, summary="List applications")
+@router.get("/applications", response={200: ApplicationList, **PROBLEMS}, summary="List applications")
 def list_applications(
     request: HttpRequest, limit: int = Query(500, ge=1, le=10_000), offset: int = Query(0, ge=0)
 ):
@@ -342,7 +333,7 @@ def list_applications(
     return {"count": qs.count(), "items": [application_out(a) for a in qs[offset : offset + limit]]}
 
 
-@router.post("/applications", response={201: ApplicationOut, **ERRORS}, summary="Create an application")
+@router.post("/applications", response={201: ApplicationOut, **PROBLEMS}, summary="Create an application")
 def create_application(request: HttpRequest, payload: ApplicationIn):
     require_dba(request)
     app = services.create_application(
@@ -355,14 +346,14 @@ def create_application(request: HttpRequest, payload: ApplicationIn):
     return Status(201, application_out(app))
 
 
-@router.get("/applications/{name}", response={200: ApplicationOut, **READ_ERRORS}, summary="An application")
+@router.get("/applications/{name}", response={200: ApplicationOut, **PROBLEMS}, summary="An application")
 def get_application(request: HttpRequest, name: str):
     return application_out(services.get_application(name, request.user))
 
 
 @router.patch(
     "/applications/{name}",
-    response={200: ApplicationOut, **ERRORS},
+    response={200: ApplicationOut, **PROBLEMS},
     summary="Update an application",
     description="DBAs and admins change anything; an application's owners change its description and cost centre.",
 )

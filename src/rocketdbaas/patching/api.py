@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from ninja import Query, Status
 
 from rocketdbaas.core.permissions import require_dba
-from rocketdbaas.core.schemas import ApiRouter, ProblemSchema
+from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
 from rocketdbaas.dbms import get_module, resolve_dbms_type
 from rocketdbaas.patching import services
 from rocketdbaas.patching.models import (
@@ -35,15 +35,6 @@ from rocketdbaas.patching.schemas import (
 )
 
 router = ApiRouter()
-
-ERRORS: dict[int, Any] = {
-    400: ProblemSchema,
-    403: ProblemSchema,
-    404: ProblemSchema,
-    409: ProblemSchema,
-    422: ProblemSchema,
-}
-READ_ERRORS: dict[int, Any] = {404: ProblemSchema, 422: ProblemSchema}
 
 
 # ---------------------------------------------------------------- output shapes
@@ -152,9 +143,7 @@ def run_detail(dbms_type: str, run_id: int, user) -> dict[str, Any]:
 # ---------------------------------------------------------------- recipes
 
 
-@router.get(
-    "/{dbms_type}/patchRecipes", response={200: RecipeList, **READ_ERRORS}, summary="List patch recipes"
-)
+@router.get("/{dbms_type}/patchRecipes", response={200: RecipeList, **PROBLEMS}, summary="List patch recipes")
 def list_recipes(
     request: HttpRequest,
     dbms_type: str,
@@ -167,7 +156,7 @@ def list_recipes(
 
 @router.post(
     "/{dbms_type}/patchRecipes",
-    response={201: RecipeOut, **ERRORS},
+    response={201: RecipeOut, **PROBLEMS},
     summary="Create a patch recipe",
     description="Commands are templates: {server}, {host}, {port}, {version}, {cluster}, {patch_type}, "
     "{dbms_type}, {ssh_port} and variables of the recipe, the cluster or the server (e.g. {datadir}).",
@@ -180,14 +169,14 @@ def create_recipe(request: HttpRequest, dbms_type: str, payload: RecipeIn):
 
 
 @router.get(
-    "/{dbms_type}/patchRecipes/{name}", response={200: RecipeOut, **READ_ERRORS}, summary="One patch recipe"
+    "/{dbms_type}/patchRecipes/{name}", response={200: RecipeOut, **PROBLEMS}, summary="One patch recipe"
 )
 def get_recipe(request: HttpRequest, dbms_type: str, name: str):
     return recipe_out(services.get_recipe(resolve_dbms_type(dbms_type), name))
 
 
 @router.patch(
-    "/{dbms_type}/patchRecipes/{name}", response={200: RecipeOut, **ERRORS}, summary="Change a patch recipe"
+    "/{dbms_type}/patchRecipes/{name}", response={200: RecipeOut, **PROBLEMS}, summary="Change a patch recipe"
 )
 def update_recipe(request: HttpRequest, dbms_type: str, name: str, payload: RecipePatch):
     dbms = resolve_dbms_type(dbms_type)
@@ -198,7 +187,7 @@ def update_recipe(request: HttpRequest, dbms_type: str, name: str, payload: Reci
 
 @router.delete(
     "/{dbms_type}/patchRecipes/{name}",
-    response={204: None, **ERRORS},
+    response={204: None, **PROBLEMS},
     summary="Delete an unused patch recipe",
     description="A recipe that runs used is kept for their history (409): set `active` to false instead.",
 )
@@ -214,7 +203,7 @@ def delete_recipe(request: HttpRequest, dbms_type: str, name: str):
 
 @router.get(
     "/{dbms_type}/patchSettings/{cluster_name}",
-    response={200: PatchSettingsOut, **READ_ERRORS},
+    response={200: PatchSettingsOut, **PROBLEMS},
     summary="How a cluster is patched",
 )
 def get_patch_settings(request: HttpRequest, dbms_type: str, cluster_name: str):
@@ -223,7 +212,7 @@ def get_patch_settings(request: HttpRequest, dbms_type: str, cluster_name: str):
 
 @router.patch(
     "/{dbms_type}/patchSettings/{cluster_name}",
-    response={200: PatchSettingsOut, **ERRORS},
+    response={200: PatchSettingsOut, **PROBLEMS},
     summary="Change how a cluster is patched",
     description="primaryStrategy: in_place or switchover (blank: the type's default); switchoverCommand or "
     "patroniUrl for PostgreSQL switchovers; health limits; placeholder variables for every server and per server.",
@@ -240,7 +229,7 @@ def update_patch_settings(request: HttpRequest, dbms_type: str, cluster_name: st
 
 @router.get(
     "/{dbms_type}/targetVersions",
-    response={200: TargetVersionList, **READ_ERRORS},
+    response={200: TargetVersionList, **PROBLEMS},
     summary="The versions the fleet should be at",
     description="Per patch type; set here or raised automatically when a run to a newer version succeeds. "
     "Reports call a server below it unpatched.",
@@ -253,7 +242,7 @@ def list_target_versions(request: HttpRequest, dbms_type: str):
 
 @router.put(
     "/{dbms_type}/targetVersions/{patch_type}",
-    response={200: TargetVersionOut, **ERRORS},
+    response={200: TargetVersionOut, **PROBLEMS},
     summary="Set a target version",
 )
 def set_target_version(request: HttpRequest, dbms_type: str, patch_type: PatchType, payload: TargetVersionIn):
@@ -267,7 +256,7 @@ def set_target_version(request: HttpRequest, dbms_type: str, patch_type: PatchTy
 
 @router.post(
     "/{dbms_type}/patchRuns",
-    response={201: PatchRunOut, **ERRORS},
+    response={201: PatchRunOut, **PROBLEMS},
     summary="Start a rolling patch run (or a dry run)",
     description=(
         "Target exactly one of `cluster`, `clusters` or `selector` ({environment, application}: every active "
@@ -298,7 +287,7 @@ def start_run(request: HttpRequest, dbms_type: str, payload: PatchRunIn):
     return Status(201, run_detail(dbms, run.pk, request.user))
 
 
-@router.get("/{dbms_type}/patchRuns", response={200: PatchRunList, **READ_ERRORS}, summary="List patch runs")
+@router.get("/{dbms_type}/patchRuns", response={200: PatchRunList, **PROBLEMS}, summary="List patch runs")
 def list_runs(
     request: HttpRequest,
     dbms_type: str,
@@ -326,7 +315,7 @@ def list_runs(
 
 @router.get(
     "/{dbms_type}/patchRuns/{run_id}",
-    response={200: PatchRunOut, **READ_ERRORS},
+    response={200: PatchRunOut, **PROBLEMS},
     summary="A patch run with every step",
 )
 def get_run(request: HttpRequest, dbms_type: str, run_id: int):
@@ -335,7 +324,7 @@ def get_run(request: HttpRequest, dbms_type: str, run_id: int):
 
 @router.get(
     "/{dbms_type}/patchRuns/{run_id}/steps/{step_id}/output",
-    response={200: StepOutputOut, **READ_ERRORS},
+    response={200: StepOutputOut, **PROBLEMS},
     summary="A step's full output",
     description="stdout and stderr as they arrived; past the size cap the head and the tail are kept.",
 )
@@ -360,7 +349,7 @@ def _control(action, request: HttpRequest, dbms_type: str, run_id: int):
 
 @router.post(
     "/{dbms_type}/patchRuns/{run_id}/pause",
-    response={200: PatchRunOut, **ERRORS},
+    response={200: PatchRunOut, **PROBLEMS},
     summary="Pause: start no new server",
     description="Servers in progress finish and are verified; then the run is paused until resumed.",
 )
@@ -370,7 +359,7 @@ def pause_run(request: HttpRequest, dbms_type: str, run_id: int):
 
 @router.post(
     "/{dbms_type}/patchRuns/{run_id}/resume",
-    response={200: PatchRunOut, **ERRORS},
+    response={200: PatchRunOut, **PROBLEMS},
     summary="Resume a paused run",
 )
 def resume_run(request: HttpRequest, dbms_type: str, run_id: int):
@@ -379,7 +368,7 @@ def resume_run(request: HttpRequest, dbms_type: str, run_id: int):
 
 @router.post(
     "/{dbms_type}/patchRuns/{run_id}/cancel",
-    response={200: PatchRunOut, **ERRORS},
+    response={200: PatchRunOut, **PROBLEMS},
     summary="Cancel a run",
     description="Servers not started are cancelled at once; servers in progress finish and are verified.",
 )
@@ -389,7 +378,7 @@ def cancel_run(request: HttpRequest, dbms_type: str, run_id: int):
 
 @router.post(
     "/{dbms_type}/patchRuns/{run_id}/retryFailed",
-    response={200: PatchRunOut, **ERRORS},
+    response={200: PatchRunOut, **PROBLEMS},
     summary="Retry the failed servers of a failed run",
     description="Failed servers and those their cluster's halt or the run's stop left unstarted get new steps; "
     "the old steps stay in the ledger.",

@@ -9,7 +9,7 @@ from pydantic.alias_generators import to_camel
 
 from rocketdbaas.core.errors import Invalid
 from rocketdbaas.core.permissions import require_admin
-from rocketdbaas.core.schemas import ApiRouter, ProblemSchema
+from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
 from rocketdbaas.dbms import resolve_dbms_type
 from rocketdbaas.reports import services
 from rocketdbaas.reports.catalog import BY_SLUG, parse_params
@@ -30,13 +30,6 @@ from rocketdbaas.reports.schemas import (
 
 router = ApiRouter()
 
-READ_ERRORS: dict[int, Any] = {404: ProblemSchema, 422: ProblemSchema}
-WRITE_ERRORS: dict[int, Any] = {
-    403: ProblemSchema,
-    404: ProblemSchema,
-    409: ProblemSchema,
-    422: ProblemSchema,
-}
 MONTH = r"^\d{4}-\d{2}$"
 SINCE = Query(None, pattern=MONTH, description="First month, YYYY-MM (default: 11 months before `until`)")
 UNTIL = Query(None, pattern=MONTH, description="Last month, YYYY-MM (default: the current month)")
@@ -60,7 +53,7 @@ def _report(request: HttpRequest, dbms_type: str, slug: str, **query: Any) -> di
 
 
 @router.get(
-    "/{dbms_type}/reports", response={200: list[ReportListItem], **READ_ERRORS}, summary="List the reports"
+    "/{dbms_type}/reports", response={200: list[ReportListItem], **PROBLEMS}, summary="List the reports"
 )
 def list_reports(request: HttpRequest, dbms_type: str):
     dbms = resolve_dbms_type(dbms_type)
@@ -77,7 +70,7 @@ def list_reports(request: HttpRequest, dbms_type: str):
 
 @router.get(
     "/{dbms_type}/reports/counts",
-    response={200: CountReport, **READ_ERRORS},
+    response={200: CountReport, **PROBLEMS},
     summary="Number of databases and clusters by application and environment",
 )
 def counts_report(request: HttpRequest, dbms_type: str):
@@ -86,7 +79,7 @@ def counts_report(request: HttpRequest, dbms_type: str):
 
 @router.get(
     "/{dbms_type}/reports/sizes",
-    response={200: SizeReport, **READ_ERRORS},
+    response={200: SizeReport, **PROBLEMS},
     summary="Size of databases per cluster over time",
 )
 def sizes_report(
@@ -101,7 +94,7 @@ def sizes_report(
 
 @router.get(
     "/{dbms_type}/reports/backups",
-    response={200: BackupReport, **READ_ERRORS},
+    response={200: BackupReport, **PROBLEMS},
     summary="Size of backups per cluster and month: written and held",
 )
 def backups_report(
@@ -112,7 +105,7 @@ def backups_report(
 
 @router.get(
     "/{dbms_type}/reports/failovers",
-    response={200: FailoverReport, **READ_ERRORS},
+    response={200: FailoverReport, **PROBLEMS},
     summary="Unplanned failovers per month, with those lacking a ticket flagged",
 )
 def failovers_report(
@@ -123,7 +116,7 @@ def failovers_report(
 
 @router.get(
     "/{dbms_type}/reports/downtime",
-    response={200: DowntimeReport, **READ_ERRORS},
+    response={200: DowntimeReport, **PROBLEMS},
     summary="Downtime and availability per cluster and month",
 )
 def downtime_report(
@@ -134,7 +127,7 @@ def downtime_report(
 
 @router.get(
     "/{dbms_type}/reports/unpatched",
-    response={200: UnpatchedReport, **READ_ERRORS},
+    response={200: UnpatchedReport, **PROBLEMS},
     summary="Unpatched servers and clusters, with the list",
 )
 def unpatched_report(
@@ -147,7 +140,7 @@ def unpatched_report(
 
 @router.get(
     "/{dbms_type}/reports/costs",
-    response={200: CostReport, **READ_ERRORS},
+    response={200: CostReport, **PROBLEMS},
     summary="Cost per application per month from the rate card",
 )
 def costs_report(request: HttpRequest, dbms_type: str, since: str | None = SINCE, until: str | None = UNTIL):
@@ -159,7 +152,7 @@ def costs_report(request: HttpRequest, dbms_type: str, since: str | None = SINCE
 
 @router.get(
     "/{dbms_type}/reports/rateCards",
-    response={200: list[RateCardOut], **READ_ERRORS},
+    response={200: list[RateCardOut], **PROBLEMS},
     summary="List the rate cards, newest first",
 )
 @paginate(LimitOffsetPagination)
@@ -169,7 +162,7 @@ def list_rate_cards(request: HttpRequest, dbms_type: str):
 
 @router.get(
     "/{dbms_type}/reports/rateCards/{card_id}",
-    response={200: RateCardOut, **READ_ERRORS},
+    response={200: RateCardOut, **PROBLEMS},
     summary="Read a rate card",
 )
 def get_rate_card(request: HttpRequest, dbms_type: str, card_id: int):
@@ -178,7 +171,7 @@ def get_rate_card(request: HttpRequest, dbms_type: str, card_id: int):
 
 @router.post(
     "/{dbms_type}/reports/rateCards",
-    response={201: RateCardOut, **WRITE_ERRORS},
+    response={201: RateCardOut, **PROBLEMS},
     summary="Add a rate card (admins)",
     description="Rates change at month boundaries: both dates are the first day of a month. "
     "A period that overlaps another card of the type is a 409.",
@@ -191,7 +184,7 @@ def create_rate_card(request: HttpRequest, dbms_type: str, payload: RateCardIn):
 
 @router.patch(
     "/{dbms_type}/reports/rateCards/{card_id}",
-    response={200: RateCardOut, **WRITE_ERRORS},
+    response={200: RateCardOut, **PROBLEMS},
     summary="Change a rate card (admins)",
     description="To end a card, set `effectiveTo`; cards are not deleted because past costs use them.",
 )

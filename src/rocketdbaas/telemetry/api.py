@@ -11,7 +11,7 @@ from ninja import Path, Query, Status
 
 from rocketdbaas.core.errors import Invalid
 from rocketdbaas.core.permissions import require_dba
-from rocketdbaas.core.schemas import ApiRouter, ProblemSchema
+from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
 from rocketdbaas.dbms import resolve_dbms_type
 from rocketdbaas.telemetry import services, tasks
 from rocketdbaas.telemetry.models import CollectionResult, CollectionRun, DbCredential, RunTrigger
@@ -33,13 +33,6 @@ from rocketdbaas.telemetry.schemas import (
 
 router = ApiRouter()
 
-WRITE_ERRORS: dict[int, Any] = {
-    403: ProblemSchema,
-    404: ProblemSchema,
-    409: ProblemSchema,
-    422: ProblemSchema,
-}
-READ_ERRORS: dict[int, Any] = {403: ProblemSchema, 404: ProblemSchema, 422: ProblemSchema}
 RowId = Path(..., ge=1, le=2**63 - 1)
 
 
@@ -97,7 +90,7 @@ def credential_out(c: DbCredential) -> dict[str, Any]:
 
 @router.post(
     "/{dbms_type}/collect",
-    response={202: CollectionRunOut, **WRITE_ERRORS},
+    response={202: CollectionRunOut, **PROBLEMS},
     summary="Collect sizes, databases, versions and roles now",
     description="Queues a collection run over the active servers of this dbmsType (or one cluster) "
     "and answers at once; follow it at `collectionRuns/{id}`.",
@@ -121,7 +114,7 @@ def collect(request: HttpRequest, dbms_type: str, payload: CollectIn | None = No
 
 @router.get(
     "/{dbms_type}/collectionRuns",
-    response={200: CollectionRunList, **READ_ERRORS},
+    response={200: CollectionRunList, **PROBLEMS},
     summary="Collection runs, newest first",
 )
 def list_runs(
@@ -135,7 +128,7 @@ def list_runs(
 
 @router.get(
     "/{dbms_type}/collectionRuns/{run_id}",
-    response={200: CollectionRunDetail, **READ_ERRORS},
+    response={200: CollectionRunDetail, **PROBLEMS},
     summary="One collection run with each server's result",
 )
 def get_run(request: HttpRequest, dbms_type: str, run_id: int = RowId):
@@ -153,7 +146,7 @@ def get_run(request: HttpRequest, dbms_type: str, run_id: int = RowId):
 
 @router.post(
     "/{dbms_type}/sizes",
-    response={201: Recorded, **WRITE_ERRORS},
+    response={201: Recorded, **PROBLEMS},
     summary="Push database size samples (all or nothing)",
     description="For fleets the collector cannot reach. Every sample names a known cluster of this "
     "dbmsType and one of its servers; one bad sample records nothing.",
@@ -170,7 +163,7 @@ def push_sizes(request: HttpRequest, dbms_type: str, payload: SizesIn):
 
 @router.post(
     "/{dbms_type}/versions",
-    response={201: Recorded, **WRITE_ERRORS},
+    response={201: Recorded, **PROBLEMS},
     summary="Push server versions and roles (all or nothing)",
     description="A report newer than anything known for its server also updates the inventory.",
 )
@@ -199,7 +192,7 @@ def _aware(value: datetime | None, default: datetime, field: str) -> datetime:
 
 @router.get(
     "/{dbms_type}/Cluster/{cluster_name}/sizes",
-    response={200: SizeSeries, **READ_ERRORS},
+    response={200: SizeSeries, **PROBLEMS},
     summary="Each database's and the cluster's size over time",
     description="Downsampled per `bucket` (hour, day, week or month; UTC): a database's value is the "
     "largest size reported in the bucket, the cluster's the sum over its databases. "
@@ -230,7 +223,7 @@ def size_series(
 
 @router.get(
     "/{dbms_type}/credentials",
-    response={200: CredentialList, **READ_ERRORS},
+    response={200: CredentialList, **PROBLEMS},
     summary="The collector's credentials (passwords are never shown)",
 )
 def list_credentials(request: HttpRequest, dbms_type: str):
@@ -242,7 +235,7 @@ def list_credentials(request: HttpRequest, dbms_type: str):
 
 @router.post(
     "/{dbms_type}/credentials",
-    response={201: CredentialOut, **WRITE_ERRORS},
+    response={201: CredentialOut, **PROBLEMS},
     summary="Add the dbmsType's default credential, or a cluster's own",
 )
 def create_credential(request: HttpRequest, dbms_type: str, payload: CredentialIn):
@@ -265,7 +258,7 @@ def create_credential(request: HttpRequest, dbms_type: str, payload: CredentialI
 
 @router.get(
     "/{dbms_type}/credentials/{credential_id}",
-    response={200: CredentialOut, **READ_ERRORS},
+    response={200: CredentialOut, **PROBLEMS},
     summary="A credential",
 )
 def get_credential(request: HttpRequest, dbms_type: str, credential_id: int = RowId):
@@ -276,7 +269,7 @@ def get_credential(request: HttpRequest, dbms_type: str, credential_id: int = Ro
 
 @router.patch(
     "/{dbms_type}/credentials/{credential_id}",
-    response={200: CredentialOut, **WRITE_ERRORS},
+    response={200: CredentialOut, **PROBLEMS},
     summary="Change a credential's user or password source",
 )
 def update_credential(
@@ -299,7 +292,7 @@ def update_credential(
 
 @router.delete(
     "/{dbms_type}/credentials/{credential_id}",
-    response={204: None, **WRITE_ERRORS},
+    response={204: None, **PROBLEMS},
     summary="Remove a credential",
 )
 def delete_credential(request: HttpRequest, dbms_type: str, credential_id: int = RowId):

@@ -37,10 +37,13 @@ class Command(BaseCommand):
             )
         try:
             if settings.TASKS_BACKEND == "rq":
+                # Jobs run in this process (SimpleWorker), not in a forked child: a fork would share
+                # the parent's database connections, and a child outlives the worker's SIGTERM.
                 call_command(
                     "rqworker",
                     *settings.RQ_QUEUES,
                     job_class="django_tasks_rq.backend.Job",
+                    worker_class="rq.worker.SimpleWorker",
                     verbosity=verbosity,
                 )
             elif settings.TASKS_BACKEND == "db":

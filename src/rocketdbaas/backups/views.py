@@ -47,21 +47,23 @@ def backup_list(request, dbms_type: str):
     data = filters.cleaned_data if filters.is_valid() else {}
     state = data.get("state") or "live"
     cluster = None
-    try:
-        if data.get("cluster"):
+    qs = services.filtered_backups(
+        kind,
+        request.user,
+        repository=data.get("repository") or None,
+        backup_types=[data["backup_type"]] if data.get("backup_type") else None,
+        statuses=[data["status"]] if data.get("status") else None,
+        expired={"live": False, "expired": True}.get(state),
+    )
+    if data.get("cluster"):
+        # Resolved here (not by filtered_backups) because the page also needs the cluster's policy.
+        try:
             cluster = visible_cluster(kind, data["cluster"], request.user)
-        qs = services.filtered_backups(
-            kind,
-            request.user,
-            cluster=data.get("cluster") or None,
-            repository=data.get("repository") or None,
-            backup_types=[data["backup_type"]] if data.get("backup_type") else None,
-            statuses=[data["status"]] if data.get("status") else None,
-            expired={"live": False, "expired": True}.get(state),
-        )
-    except NotFound as exc:
-        filters.add_error("cluster", exc.detail)
-        qs = services.backup_queryset(kind, request.user).none()
+        except NotFound as exc:
+            filters.add_error("cluster", exc.detail)
+            qs = qs.none()
+        else:
+            qs = qs.filter(cluster=cluster)
     page_obj, sort = sort_and_paginate(
         request,
         qs,

@@ -190,14 +190,19 @@ def get_notification(user, notification_id: int) -> NotificationLog:
     return notification
 
 
-def cluster_detail_section(cluster) -> dict[str, Any]:
-    """The application's current contacts, for GET /api/{dbmsType}/Cluster/{ClusterName} (one query)."""
-    links = (
-        ApplicationContact.objects.filter(application_id=cluster.application_id)
+def reachable_links(application_id: int) -> QuerySet[ApplicationContact]:
+    """An application's current contacts (with their Contact), as a cluster shows them."""
+    return (
+        ApplicationContact.objects.filter(application_id=application_id)
         .filter(contact__in=Contact.objects.reachable())
         .select_related("contact")
         .order_by("contact__name", "id")
     )
+
+
+def cluster_detail_section(cluster) -> dict[str, Any]:
+    """The application's current contacts, for GET /api/{dbmsType}/Cluster/{ClusterName} (one query)."""
+    links = reachable_links(cluster.application_id)
     return {
         "contacts": [
             {

@@ -29,7 +29,7 @@ from rocketdbaas.accounts.models import Role
 from rocketdbaas.activities.models import Activity, ActivityType
 from rocketdbaas.activities.services import record_activity
 from rocketdbaas.core.errors import Conflict, Forbidden, Invalid, NotFound
-from rocketdbaas.dbms import DbmsType, get_module
+from rocketdbaas.dbms import get_module
 from rocketdbaas.dbms.base import ServerState, connection_target
 from rocketdbaas.inventory.models import Cluster, ClusterStatus, PoolStatus, Server
 from rocketdbaas.patching.services import steps_active_between
@@ -771,9 +771,7 @@ def size_series(cluster: Cluster, since: datetime, until: datetime, bucket: str 
             {
                 "name": name,
                 "system": is_system_database(cluster.dbms_type, name),
-                "points": [
-                    {"at": at, "sizeBytes": size, "sizeGigs": round(size / GIB, 6)} for at, size in series
-                ],
+                "points": [{"at": at, "sizeBytes": size, "sizeGigs": gigs(size)} for at, size in series],
             }
         )
     return {
@@ -996,7 +994,3 @@ def get_credential(dbms_type: str, credential_id: int) -> DbCredential:
     if cred is None:
         raise NotFound(f"No {dbms_type} credential {credential_id}.")
     return cred
-
-
-def valid_dbms_types() -> list[str]:
-    return [t.value for t in DbmsType]

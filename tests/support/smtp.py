@@ -80,10 +80,6 @@ class SmtpServer:
         with self._lock:
             return list(self._messages)
 
-    @property
-    def running(self) -> bool:
-        return self._controller is not None
-
     def start(self) -> "SmtpServer":
         controller = Controller(_RecordingHandler(self), hostname=self.host, port=self.port)
         controller.start()

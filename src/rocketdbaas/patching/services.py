@@ -554,18 +554,7 @@ def start_patch_run(req: RunRequest, user=None) -> PatchRun:
     sizes = batch_sizes(len(resolved.clusters), resolved.batches)
     try:
         with transaction.atomic():
-            run = PatchRun.objects.create(
-                dbms_type=req.dbms_type,
-                patch_type=req.patch_type,
-                patch_version=req.patch_version,
-                recipe=resolved.recipe,
-                target=req.target(),
-                batches=resolved.batches,
-                max_failures=req.max_failures,
-                created_by=_actor(user),
-                request_id=_request_id(),
-                queued_at=timezone.now(),
-            )
+            run = _create_run(req, resolved, user, queued_at=timezone.now())
             _create_clusters_and_steps(run, resolved, sizes, plan=None)
             record_activity(
                 dbms_type=req.dbms_type,
@@ -580,6 +569,21 @@ def start_patch_run(req: RunRequest, user=None) -> PatchRun:
         # Another run took one of these clusters between our check and our insert.
         raise Conflict("One of these clusters was just claimed by another patch run; try again.") from None
     return run
+
+
+def _create_run(req: RunRequest, resolved: ResolvedRun, user, **fields: Any) -> PatchRun:
+    return PatchRun.objects.create(
+        dbms_type=req.dbms_type,
+        patch_type=req.patch_type,
+        patch_version=req.patch_version,
+        recipe=resolved.recipe,
+        target=req.target(),
+        batches=resolved.batches,
+        max_failures=req.max_failures,
+        created_by=_actor(user),
+        request_id=_request_id(),
+        **fields,
+    )
 
 
 def _request_id() -> str:
@@ -762,19 +766,13 @@ def _record_dry_run(req: RunRequest, resolved: ResolvedRun, user, plan: dict[int
     failed = [rc for rc in plan.values() if rc.status == ClusterRunStatus.FAILED]
     now = timezone.now()
     with transaction.atomic():
-        run = PatchRun.objects.create(
-            dbms_type=req.dbms_type,
-            patch_type=req.patch_type,
-            patch_version=req.patch_version,
-            recipe=resolved.recipe,
-            target=req.target(),
-            batches=resolved.batches,
-            max_failures=req.max_failures,
+        run = _create_run(
+            req,
+            resolved,
+            user,
             dry_run=True,
             status=RunStatus.FAILED if failed else RunStatus.SUCCEEDED,
             reason=f"pre-checks failed in {len(failed)} cluster(s)" if failed else "",
-            created_by=_actor(user),
-            request_id=_request_id(),
             started_at=now,
             finished_at=now,
         )

@@ -5,10 +5,9 @@ An app that has something to show about a cluster defines, in `<app>/panels.py`,
 """
 
 from dataclasses import dataclass, field
-from importlib import import_module
 from typing import Any
 
-from django.conf import settings
+from rocketdbaas.core.plugins import app_modules
 
 
 @dataclass
@@ -21,15 +20,7 @@ class Panel:
 
 def cluster_panels(request, cluster) -> list[Panel]:
     panels: list[Panel] = []
-    for app in settings.INSTALLED_APPS:
-        # core.panels is this module: importing it as an app's panels would recurse.
-        if not app.startswith("rocketdbaas.") or app == "rocketdbaas.core":
-            continue
-        try:
-            module = import_module(f"{app}.panels")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{app}.panels":
-                raise
-            continue
+    # core.panels is this module: importing it as an app's panels would recurse.
+    for _app, module in app_modules("panels", skip="rocketdbaas.core"):
         panels.extend(module.cluster_panels(request, cluster))
     return sorted(panels, key=lambda p: p.order)

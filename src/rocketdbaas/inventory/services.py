@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
-from importlib import import_module
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +22,7 @@ from rocketdbaas.accounts.models import Role, User
 from rocketdbaas.activities.models import ActivityType
 from rocketdbaas.activities.services import record_activity
 from rocketdbaas.core.errors import Conflict, Invalid, NotFound
+from rocketdbaas.core.plugins import app_modules
 from rocketdbaas.inventory.models import (
     POOL_TRANSITIONS,
     ROLES_BY_DBMS_TYPE,
@@ -654,20 +654,11 @@ def get_cluster(dbms_type: str, name: str, user=None) -> Cluster:
 
 @lru_cache(maxsize=1)
 def _detail_section_providers() -> tuple[tuple[str, Callable[[Cluster], dict[str, Any]]], ...]:
-    providers = []
-    for app in settings.INSTALLED_APPS:
-        if not app.startswith("rocketdbaas.") or app == "rocketdbaas.inventory":
-            continue
-        try:
-            module = import_module(f"{app}.services")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{app}.services":
-                raise
-            continue
-        section = getattr(module, "cluster_detail_section", None)
-        if callable(section):
-            providers.append((app, section))
-    return tuple(providers)
+    return tuple(
+        (app, section)
+        for app, module in app_modules("services", skip="rocketdbaas.inventory")
+        if callable(section := getattr(module, "cluster_detail_section", None))
+    )
 
 
 def _server_row(s: Server) -> dict[str, Any]:

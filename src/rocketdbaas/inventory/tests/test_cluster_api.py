@@ -193,13 +193,15 @@ def test_cluster_detail_merges_every_features_section(monkeypatch, dba_user, res
 def test_section_providers_skip_apps_without_one(monkeypatch):
     from types import SimpleNamespace
 
+    from rocketdbaas.core import plugins
+
     apps = [
         "django.contrib.admin",
         "rocketdbaas.inventory",
         "rocketdbaas.inventory.tests",
         "rocketdbaas.core",
     ]
-    monkeypatch.setattr(services, "settings", SimpleNamespace(INSTALLED_APPS=apps))
+    monkeypatch.setattr(plugins, "settings", SimpleNamespace(INSTALLED_APPS=apps))
     services._detail_section_providers.cache_clear()
     try:
         assert services._detail_section_providers() == ()  # none of these defines a section

@@ -70,8 +70,8 @@ REPORTS: list[ReportSpec] = [
     ReportSpec(
         "unpatched",
         "Unpatched servers and clusters",
-        "Servers below the newest target DB or OS version, or with no successful patch in N days; "
-        "a cluster is unpatched if any of its servers is.",
+        "Servers below the newest target DB or OS version, or whose version cannot be compared with "
+        "it, or with no successful patch in N days; a cluster is unpatched if any of its servers is.",
         lambda dbms_type, p, apps: services.unpatched_servers(dbms_type, days=p.days, applications=apps),
         uses_period=False,
         uses_days=True,

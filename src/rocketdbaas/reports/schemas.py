@@ -177,6 +177,10 @@ class UnpatchedRow(CamelSchema):
     os_version: str
     db_outdated: bool
     os_outdated: bool
+    version_unknown: bool = Field(
+        description="The DB or OS version cannot be compared with its target (none reported, not a "
+        "version, or another OS family): the server needs a look and is counted as unpatched"
+    )
     patch_overdue: bool | None = Field(description="No successful patch in `days` days (null: unknown)")
     last_patched_at: datetime | None
 
@@ -186,6 +190,12 @@ class UnpatchedSummary(CamelSchema):
     unpatched_servers: int
     clusters: int
     unpatched_clusters: int
+    version_unknown_servers: int = Field(
+        description="Of the unpatched servers, those counted only because a version is unknown"
+    )
+    version_unknown_clusters: int = Field(
+        description="Of the unpatched clusters, those counted only because a version is unknown"
+    )
     db_target: str | None
     os_target: str | None
     days: int

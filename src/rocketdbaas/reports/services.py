@@ -5,7 +5,6 @@ the table and chart. Every report takes `applications`: None for the whole fleet
 of the applications a user may see (owners see only their own).
 """
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -41,6 +40,7 @@ from rocketdbaas.activities.models import Activity, ActivityType
 from rocketdbaas.activities.services import activity_queryset, downtime_for_clusters, record_activity
 from rocketdbaas.backups.models import Backup, BackupStatus
 from rocketdbaas.core.errors import Conflict, Invalid, NotFound
+from rocketdbaas.dbms.versions import is_below
 from rocketdbaas.inventory.models import Application, Cluster, ClusterStatus, PoolStatus, Server
 from rocketdbaas.patching.models import PatchRunCluster, PatchStep, PatchType, StepOutcome, TargetVersion
 from rocketdbaas.reports.models import RateCard
@@ -504,61 +504,44 @@ def backup_sizes(
 # 6. Unpatched servers and clusters
 
 DEFAULT_PATCH_MAX_AGE_DAYS = 90
-_VERSION_NUMBER = re.compile(r"\d+(?:\.\d+)*")
 
 
 def patch_max_age_days() -> int:
     return getattr(settings, "REPORTS_PATCH_MAX_AGE_DAYS", DEFAULT_PATCH_MAX_AGE_DAYS)
 
 
-def parse_version(text: str) -> tuple[str, tuple[int, ...]] | None:
-    """A version as (family, numbers), so versions compare numerically: 15.10 is above 15.9.
-
-    The family is the text before the number, which tells OS versions apart:
-    "15.4" -> ("", (15, 4)); "RHEL 9.4" and "rhel-9.4" -> ("rhel", (9, 4)).
-    No number -> None: an unknown version is never called outdated.
-    """
-    match = _VERSION_NUMBER.search(text or "")
-    if match is None:
-        return None
-    family = re.sub(r"[^a-z0-9]+", " ", text[: match.start()].lower()).strip()
-    return family, tuple(int(part) for part in match.group().split("."))
-
-
-def is_below(version: str, target: str) -> bool:
-    """Whether `version` is older than `target`. A target with a family ("rhel9.4") only judges
-    versions of that family; a bare number ("16.4") judges every version."""
-    have, want = parse_version(version), parse_version(target)
-    if have is None or want is None:
-        return False
-    if want[0] and have[0] != want[0]:
-        return False
-    return have[1] < want[1]
-
-
-def _outdated(versions: set[str], target: str | None) -> list[str]:
-    # The fleet has a handful of distinct version strings: they are compared here
-    # (numerically, which SQL cannot do portably) and the servers are then filtered in SQL.
+def _judged(versions: set[str], target: str | None) -> tuple[list[str], list[str]]:
+    """(below, unknown): which of `versions` are below `target`, and which cannot be compared
+    with it. The fleet has a handful of distinct version strings: they are compared here with
+    the one version order, and the servers are then filtered in SQL."""
     if not target:
-        return []
-    return sorted(v for v in versions if is_below(v, target))
+        return [], []
+    judged = {v: is_below(v, target) for v in versions}
+    return (
+        sorted(v for v, below in judged.items() if below),
+        sorted(v for v, below in judged.items() if below is None),
+    )
 
 
 @dataclass(frozen=True)
 class PatchState:
-    """Servers annotated with db_outdated, os_outdated, patch_overdue and last_patched_at."""
+    """Servers annotated with db_outdated, os_outdated, version_unknown, patch_overdue and
+    last_patched_at. `is_unpatched` is every server needing attention: below a target, overdue,
+    or with a version that cannot be compared with its target (never counted up to date);
+    `is_behind` leaves out the last kind."""
 
     servers: QuerySet[Any]
     is_unpatched: Q
+    is_behind: Q
     db_target: str | None
     os_target: str | None
     days: int
 
 
 def patch_state(dbms_type: str, servers: QuerySet[Server], *, days: int, now: datetime) -> PatchState:
-    """Flag servers below the target DB or OS version of their type, or with no successful
-    patch in `days` days (unless they joined the inventory since). Two small queries; the
-    flags themselves are SQL expressions on `servers`."""
+    """Flag servers below the target DB or OS version of their type, or whose version cannot be
+    compared with it, or with no successful patch in `days` days (unless they joined the
+    inventory since). Two small queries; the flags themselves are SQL expressions on `servers`."""
     cutoff = now - timedelta(days=days)
     targets = dict(TargetVersion.objects.filter(dbms_type=dbms_type).values_list("patch_type", "version"))
     db_target, os_target = targets.get(PatchType.DB), targets.get(PatchType.OS)
@@ -567,6 +550,8 @@ def patch_state(dbms_type: str, servers: QuerySet[Server], *, days: int, now: da
     for db_version, os_version in servers.order_by().values_list("db_version", "os_version").distinct():
         seen_db.add(db_version)
         seen_os.add(os_version)
+    db_below, db_unknown = _judged(seen_db, db_target)
+    os_below, os_unknown = _judged(seen_os, os_target)
     last_patched = Subquery(
         PatchStep.objects.filter(server=OuterRef("pk"), outcome=StepOutcome.SUCCEEDED, run__dry_run=False)
         .order_by("-finished_at")
@@ -574,11 +559,10 @@ def patch_state(dbms_type: str, servers: QuerySet[Server], *, days: int, now: da
     )
     flagged = servers.annotate(
         last_patched_at=last_patched,
-        db_outdated=ExpressionWrapper(
-            Q(db_version__in=_outdated(seen_db, db_target)), output_field=BooleanField()
-        ),
-        os_outdated=ExpressionWrapper(
-            Q(os_version__in=_outdated(seen_os, os_target)), output_field=BooleanField()
+        db_outdated=ExpressionWrapper(Q(db_version__in=db_below), output_field=BooleanField()),
+        os_outdated=ExpressionWrapper(Q(os_version__in=os_below), output_field=BooleanField()),
+        version_unknown=ExpressionWrapper(
+            Q(db_version__in=db_unknown) | Q(os_version__in=os_unknown), output_field=BooleanField()
         ),
         patch_overdue=ExpressionWrapper(
             Q(created_at__lt=cutoff) & (Q(last_patched_at__isnull=True) | Q(last_patched_at__lt=cutoff)),
@@ -587,7 +571,11 @@ def patch_state(dbms_type: str, servers: QuerySet[Server], *, days: int, now: da
     )
     return PatchState(
         servers=flagged,
-        is_unpatched=Q(db_outdated=True) | Q(os_outdated=True) | Q(patch_overdue=True),
+        is_unpatched=Q(db_outdated=True)
+        | Q(os_outdated=True)
+        | Q(patch_overdue=True)
+        | Q(version_unknown=True),
+        is_behind=Q(db_outdated=True) | Q(os_outdated=True) | Q(patch_overdue=True),
         db_target=db_target,
         os_target=os_target,
         days=days,
@@ -611,9 +599,14 @@ def unpatched_servers(
     counts = flagged.aggregate(
         servers=Count("pk"),
         unpatched_servers=Count("pk", filter=is_unpatched),
+        behind_servers=Count("pk", filter=state.is_behind),
         clusters=Count("cluster", distinct=True),
         unpatched_clusters=Count("cluster", distinct=True, filter=is_unpatched),
+        behind_clusters=Count("cluster", distinct=True, filter=state.is_behind),
     )
+    # Needing attention only because a version cannot be compared with its target.
+    counts["version_unknown_servers"] = counts["unpatched_servers"] - counts.pop("behind_servers")
+    counts["version_unknown_clusters"] = counts["unpatched_clusters"] - counts.pop("behind_clusters")
     rows = list(
         flagged.filter(is_unpatched)
         .order_by("cluster__name", "name")
@@ -623,6 +616,7 @@ def unpatched_servers(
             "os_version",
             "db_outdated",
             "os_outdated",
+            "version_unknown",
             "patch_overdue",
             "last_patched_at",
             "cluster__environment",
@@ -644,8 +638,16 @@ def unpatched_servers(
             {"label": "Up to date", "data": up_to_date, "color": "#16794a"},
             {
                 "label": "Unpatched",
-                "data": [counts["unpatched_servers"], counts["unpatched_clusters"]],
+                "data": [
+                    counts["unpatched_servers"] - counts["version_unknown_servers"],
+                    counts["unpatched_clusters"] - counts["version_unknown_clusters"],
+                ],
                 "color": "#b42318",
+            },
+            {
+                "label": "Version unknown",
+                "data": [counts["version_unknown_servers"], counts["version_unknown_clusters"]],
+                "color": "#b54708",
             },
         ],
         stacked=True,
@@ -670,6 +672,7 @@ def unpatched_servers(
             Column("os_version", "OS version"),
             Column("db_outdated", "DB below target"),
             Column("os_outdated", "OS below target"),
+            Column("version_unknown", "Version unknown"),
             Column("patch_overdue", f"No patch in {days} days"),
             Column("last_patched_at", "Last patched", "datetime"),
         ],

@@ -16,8 +16,8 @@ from rocketdbaas.patching.models import (
 )
 from rocketdbaas.reports.models import RateCard
 from rocketdbaas.reports.periods import MonthRange
-from rocketdbaas.reports.services import application_costs, is_below, parse_version, unpatched_servers
-from rocketdbaas.reports.tests.conftest import at
+from rocketdbaas.reports.services import application_costs, unpatched_servers
+from rocketdbaas.reports.tests.conftest import at, make_server
 
 NOW = at("2026-06-15 12:00")
 
@@ -112,30 +112,6 @@ def test_costs_without_any_rate_card(fleet):
     assert report.summary["total_cost"] is None
 
 
-@pytest.mark.parametrize(
-    ("version", "target", "below"),
-    [
-        ("15.9", "15.10", True),  # numerically, not as strings
-        ("15.10", "15.10", False),
-        ("15.10.1", "15.10", False),
-        ("16.0", "15.10", False),
-        ("PostgreSQL 15.4 on x86_64", "15.10", True),
-        ("rhel 9.2", "rhel9.4", True),
-        ("RHEL-9.4", "rhel9.4", False),
-        ("ubuntu 22.04", "rhel9.4", False),  # another OS family: not judged
-        ("", "15.10", False),  # unknown: never called outdated
-    ],
-)
-def test_version_comparison(version, target, below):
-    assert is_below(version, target) is below
-
-
-def test_parse_version():
-    assert parse_version("RHEL 9.4") == ("rhel", (9, 4))
-    assert parse_version("7.0.12") == ("", (7, 0, 12))
-    assert parse_version("n/a") is None
-
-
 def _patched(server, cluster, finished, outcome=StepOutcome.SUCCEEDED, dry_run=False):
     recipe, _ = PatchRecipe.objects.get_or_create(
         name="minor", dbms_type="postgresql", patch_type=PatchType.DB, defaults={"command": "true"}
@@ -174,11 +150,14 @@ def test_unpatched_servers_and_clusters(fleet, patch_history):
         "unpatched_servers": 5,
         "clusters": 4,
         "unpatched_clusters": 3,
+        "version_unknown_servers": 0,
+        "version_unknown_clusters": 0,
         "db_target": "15.10",
         "os_target": "rhel9.4",
         "days": 90,
     }
     flags = {r["server"]: (r["db_outdated"], r["os_outdated"], r["patch_overdue"]) for r in report.rows}
+    assert all(not r["version_unknown"] for r in report.rows)
     assert flags == {
         "bp1": (True, True, True),  # 15.4 and rhel 9.2, never patched
         "bp2": (True, False, True),
@@ -190,7 +169,44 @@ def test_unpatched_servers_and_clusters(fleet, patch_history):
     assert cp2["last_patched_at"] == at("2026-01-01") and cp2["cluster_name"] == "crm-prod-pg"
     assert report.chart["datasets"][0]["data"] == [2, 1]  # up to date: cp1 + cu1; crm-uat-pg
     assert report.chart["datasets"][1]["data"] == [5, 3]
+    assert report.chart["datasets"][2]["data"] == [0, 0]
     assert report.notes == []
+
+
+def test_unknown_versions_are_never_counted_up_to_date(fleet, patch_history):
+    uat = fleet.clusters["crm-uat-pg"]
+    # Joined recently (not overdue): only their versions can make them need attention.
+    make_server("cu2", uat, 2, 4, 20, db="", created="2026-06-01")
+    make_server("cu3", uat, 2, 4, 20, db="PostgreSQL, build unknown", created="2026-06-01")
+    make_server("cu4", uat, 2, 4, 20, os="ubuntu 22.04", created="2026-06-01")  # not a rhel version
+    make_server("cu5", uat, 2, 4, 20, db="15.10", created="2026-06-01")  # 15.10 is not below 15.10
+    report = unpatched_servers("postgresql", days=90, now=NOW)
+    rows = {r["server"]: r for r in report.rows}
+    assert {name: (r["db_outdated"], r["version_unknown"]) for name, r in rows.items()} == {
+        "bp1": (True, False),
+        "bp2": (True, False),
+        "bd1": (True, False),
+        "cp2": (False, False),
+        "cp3": (True, False),  # 15.9 is below 15.10
+        "cu2": (False, True),
+        "cu3": (False, True),
+        "cu4": (False, True),
+    }
+    assert rows["cu2"]["db_version"] == "" and rows["cu4"]["os_version"] == "ubuntu 22.04"
+    summary = report.summary
+    assert (summary["servers"], summary["unpatched_servers"], summary["version_unknown_servers"]) == (
+        11,
+        8,
+        3,
+    )
+    assert (summary["clusters"], summary["unpatched_clusters"], summary["version_unknown_clusters"]) == (
+        4,
+        4,
+        1,
+    )
+    labels = [d["label"] for d in report.chart["datasets"]]
+    assert labels == ["Up to date", "Unpatched", "Version unknown"]
+    assert [d["data"] for d in report.chart["datasets"]] == [[3, 0], [5, 3], [3, 1]]
 
 
 def test_patch_age_threshold_moves_with_days(fleet, patch_history):

@@ -2,9 +2,11 @@
 
 from types import ModuleType
 
+from django.conf import settings
 from django.db import models
 
 from rocketdbaas.core.errors import NotFound
+from rocketdbaas.dbms.base import ConnectionTarget
 
 
 class DbmsType(models.TextChoices):
@@ -28,3 +30,21 @@ def get_module(dbms_type: str) -> ModuleType:
     from rocketdbaas.dbms import mongodb, postgresql
 
     return {DbmsType.POSTGRESQL: postgresql, DbmsType.MONGODB: mongodb}[DbmsType(dbms_type)]
+
+
+def connection_target(server, credentials: tuple[str, str]) -> ConnectionTarget:
+    """How to reach an inventory Server as `credentials` (user, password).
+
+    The caller resolves the credentials (the telemetry app keeps them); an empty user means
+    the type's default user.
+    """
+    module = get_module(server.dbms_type)
+    user, password = credentials
+    return ConnectionTarget(
+        host=server.address,
+        port=server.port or module.DEFAULT_PORT,
+        user=user or module.DEFAULT_USER,
+        password=password,
+        dbname=module.DEFAULT_DBNAME,
+        connect_timeout=float(getattr(settings, "DB_CONNECT_TIMEOUT_SECONDS", 5)),
+    )

@@ -57,34 +57,6 @@ def failure_kind(error: str) -> str:
     return "error"
 
 
-def connection_target(server, *, credentials: tuple[str, str] | None = None) -> ConnectionTarget:
-    """How to reach an inventory Server.
-
-    Credentials (per cluster, else per dbmsType; stored encrypted or referenced from the
-    environment or a secret file) are resolved by the telemetry app's credential store;
-    without one, the type's default user is used. A caller that reaches many servers passes
-    `credentials=(user, password)` it resolved in bulk, to save a query per server.
-    """
-    from django.conf import settings
-
-    from rocketdbaas.dbms import get_module
-
-    module = get_module(server.dbms_type)
-    if credentials is None:
-        from rocketdbaas.telemetry.credentials import credentials_for
-
-        credentials = credentials_for(server)
-    user, password = credentials
-    return ConnectionTarget(
-        host=server.address,
-        port=server.port or module.DEFAULT_PORT,
-        user=user or module.DEFAULT_USER,
-        password=password,
-        dbname=module.DEFAULT_DBNAME,
-        connect_timeout=float(getattr(settings, "DB_CONNECT_TIMEOUT_SECONDS", 5)),
-    )
-
-
 # ---------------------------------------------------------------- rolling patching
 
 

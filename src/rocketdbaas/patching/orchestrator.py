@@ -34,8 +34,8 @@ from django.utils import timezone
 
 from rocketdbaas.activities.models import ActivityType
 from rocketdbaas.activities.services import record_activity
-from rocketdbaas.dbms import get_module
-from rocketdbaas.dbms.base import ClusterHealth, HealthLimits, ServerState, connection_target, patch_order
+from rocketdbaas.dbms import connection_target, get_module
+from rocketdbaas.dbms.base import ClusterHealth, HealthLimits, ServerState, patch_order
 from rocketdbaas.inventory.models import Application, Cluster, PoolStatus, Server
 from rocketdbaas.patching import services, signals
 from rocketdbaas.patching.executors import ExecResult, Executor, RemoteHost, build_executor, ssh_user
@@ -55,6 +55,7 @@ from rocketdbaas.patching.models import (
     StepOutcome,
     StepStatus,
 )
+from rocketdbaas.telemetry.credentials import credentials_for
 
 logger = logging.getLogger(__name__)
 
@@ -454,7 +455,7 @@ class ClusterPatcher:
         for step in self.rc.steps.select_related("server__cluster"):
             members.setdefault(step.server_id, step.server)
         self.members = sorted(members.values(), key=lambda s: s.name)
-        self.targets = {s.name: connection_target(s) for s in self.members}
+        self.targets = {s.name: connection_target(s, credentials_for(s)) for s in self.members}
         self.limits = health_limits(self.patch_settings)
 
     def health(self) -> ClusterHealth:

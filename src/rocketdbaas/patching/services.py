@@ -22,8 +22,8 @@ from django.utils import timezone
 from rocketdbaas.activities.models import ActivityType
 from rocketdbaas.activities.services import record_activity
 from rocketdbaas.core.errors import Conflict, Invalid, NotFound
-from rocketdbaas.dbms import get_module
-from rocketdbaas.dbms.base import connection_target, patch_order
+from rocketdbaas.dbms import connection_target, get_module
+from rocketdbaas.dbms.base import patch_order
 from rocketdbaas.inventory.models import Cluster, ClusterStatus, Environment, PoolStatus, Server
 from rocketdbaas.patching.models import (
     ACTIVE_RUN_STATUSES,
@@ -43,6 +43,7 @@ from rocketdbaas.patching.models import (
     StepStatus,
     TargetVersion,
 )
+from rocketdbaas.telemetry.credentials import credentials_for
 
 logger = logging.getLogger(__name__)
 
@@ -685,7 +686,11 @@ def plan_clusters(req: RunRequest, resolved: ResolvedRun) -> dict[int, ClusterPl
     from rocketdbaas.patching.executors.ssh import trusted_host_keys
 
     known_hosts = trusted_host_keys() if resolved.recipe.executor != ExecutorKind.LOCAL else ""
-    targets = {s.pk: connection_target(s) for members in resolved.servers.values() for s in members}
+    targets = {
+        s.pk: connection_target(s, credentials_for(s))
+        for members in resolved.servers.values()
+        for s in members
+    }
 
     def plan_one(cluster: Cluster) -> tuple[int, ClusterPlan]:
         try:

@@ -29,8 +29,8 @@ from rocketdbaas.accounts.models import Role
 from rocketdbaas.activities.models import Activity, ActivityType
 from rocketdbaas.activities.services import record_activity
 from rocketdbaas.core.errors import Conflict, Forbidden, Invalid, NotFound
-from rocketdbaas.dbms import get_module
-from rocketdbaas.dbms.base import ServerState, connection_target
+from rocketdbaas.dbms import connection_target, get_module
+from rocketdbaas.dbms.base import ServerState
 from rocketdbaas.inventory.models import Cluster, ClusterStatus, PoolStatus, Server
 from rocketdbaas.patching.services import steps_active_between
 from rocketdbaas.telemetry import credentials as credential_store
@@ -223,7 +223,7 @@ def probe_servers(
     jobs: list[tuple[Server, Any]] = []
     for server in servers:
         try:
-            jobs.append((server, connection_target(server, credentials=store.credentials_for(server))))
+            jobs.append((server, connection_target(server, store.credentials_for(server))))
         except credential_store.SecretUnavailable as exc:
             jobs.append((server, f"authentication failed: {exc}"))
     results: list[Probed] = []

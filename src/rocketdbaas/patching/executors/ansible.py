@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
-from rocketdbaas.patching.executors import ExecResult, Executor, OnOutput, OutputTail
+from rocketdbaas.patching.executors.base import ExecResult, Executor, OnOutput, OutputTail
 from rocketdbaas.patching.executors.ssh import client_key_paths, trusted_host_keys
 
 

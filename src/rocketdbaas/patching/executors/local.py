@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 
-from rocketdbaas.patching.executors import ExecResult, Executor, OnOutput, OutputTail
+from rocketdbaas.patching.executors.base import ExecResult, Executor, OnOutput, OutputTail
 
 _KILL_GRACE_SECONDS = 5.0
 

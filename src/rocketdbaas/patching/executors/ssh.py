@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncssh
 from django.conf import settings
 
-from rocketdbaas.patching.executors import ExecResult, Executor, OnOutput, OutputTail
+from rocketdbaas.patching.executors.base import ExecResult, Executor, OnOutput, OutputTail
 
 # asyncssh logs every connection at INFO; what matters is in the step's output and reason.
 asyncssh.set_log_level(logging.WARNING)

@@ -7,6 +7,7 @@
   and running ones too).
 """
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -204,3 +205,13 @@ def parse_pbm(doc: Any) -> list[dict[str, Any]]:
     if errors:
         raise ImportFormatError("Some PBM snapshots cannot be read.", errors)
     return sorted(out, key=lambda b: b["started_at"])
+
+
+@dataclass
+class ImportResult:
+    cluster: str
+    tool: str
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    backup_ids: list[int] = field(default_factory=list)

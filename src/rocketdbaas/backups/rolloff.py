@@ -14,7 +14,7 @@ Per cluster and repository:
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from rocketdbaas.backups.models import CHAIN_ROOT_TYPES, BackupStatus
@@ -119,3 +119,41 @@ def plan_roll_off(backups: Sequence[BackupFacts], policy: Policy, now: datetime)
                 Expiry(b.id, None, f"failed backup older than failedKeepDays={policy.failed_keep_days}")
             )
     return expiries
+
+
+@dataclass(slots=True)
+class RollOffItem:
+    backup_id: int
+    cluster: str
+    repository: str
+    label: str
+    backup_type: str
+    status: str
+    started_at: datetime
+    bkup_size_gigs: float | None
+    reason: str
+    chain_root: str | None
+
+
+@dataclass
+class RollOffReport:
+    """What a roll-off expired (or would): counts over everything, items up to max_items."""
+
+    dry_run: bool
+    now: datetime
+    max_items: int | None = None
+    clusters_checked: int = 0
+    clusters_without_policy: list[str] = field(default_factory=list)
+    items: list[RollOffItem] = field(default_factory=list)
+    expire_count: int = 0
+    reclaimed: float = 0.0
+
+    def add(self, items: list[RollOffItem]) -> None:
+        self.expire_count += len(items)
+        self.reclaimed += sum(i.bkup_size_gigs or 0 for i in items)
+        room = len(items) if self.max_items is None else max(0, self.max_items - len(self.items))
+        self.items.extend(items[:room])
+
+    @property
+    def reclaimed_gigs(self) -> float:
+        return round(self.reclaimed, 3)

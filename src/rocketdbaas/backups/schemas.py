@@ -4,8 +4,9 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field
 
+from rocketdbaas.backups.importers import ImportResult
 from rocketdbaas.backups.models import Backup, BackupStatus, BackupType, RetentionPolicy
-from rocketdbaas.backups.services import ImportResult, RollOffItem, RollOffReport
+from rocketdbaas.backups.rolloff import RollOffItem, RollOffReport
 from rocketdbaas.core.schemas import CamelSchema
 
 

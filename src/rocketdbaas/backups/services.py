@@ -17,7 +17,7 @@ from django.utils import timezone
 from rocketdbaas.accounts.models import Role
 from rocketdbaas.activities.models import ActivityType
 from rocketdbaas.activities.services import no_jit, record_activity, visible_cluster
-from rocketdbaas.backups.importers import ImportFormatError, parse_pbm, parse_pgbackrest
+from rocketdbaas.backups.importers import ImportFormatError, ImportResult, parse_pbm, parse_pgbackrest
 from rocketdbaas.backups.models import (
     ALLOWED_PARENT_TYPES,
     CHAIN_ROOT_TYPES,
@@ -26,7 +26,7 @@ from rocketdbaas.backups.models import (
     BackupType,
     RetentionPolicy,
 )
-from rocketdbaas.backups.rolloff import BackupFacts, Policy, plan_roll_off
+from rocketdbaas.backups.rolloff import BackupFacts, Policy, RollOffItem, RollOffReport, plan_roll_off
 from rocketdbaas.core.errors import Conflict, Invalid, NotFound
 from rocketdbaas.dbms import DbmsType
 from rocketdbaas.inventory.models import Cluster, Server
@@ -369,16 +369,6 @@ def set_pinned(*, dbms_type: str, backup_id: int, pinned: bool, user) -> Backup:
     return get_backup(dbms_type, backup_id)
 
 
-@dataclass
-class ImportResult:
-    cluster: str
-    tool: str
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    backup_ids: list[int] = field(default_factory=list)
-
-
 def import_backups(
     *, dbms_type: str, cluster: str, tool: str, document: Any, user, stanza: str | None = None
 ) -> ImportResult:
@@ -526,44 +516,6 @@ def _parse_time(text: str | None) -> datetime | None:
         return None
     value = datetime.fromisoformat(text)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-@dataclass(slots=True)
-class RollOffItem:
-    backup_id: int
-    cluster: str
-    repository: str
-    label: str
-    backup_type: str
-    status: str
-    started_at: datetime
-    bkup_size_gigs: float | None
-    reason: str
-    chain_root: str | None
-
-
-@dataclass
-class RollOffReport:
-    """What a roll-off expired (or would): counts over everything, items up to max_items."""
-
-    dry_run: bool
-    now: datetime
-    max_items: int | None = None
-    clusters_checked: int = 0
-    clusters_without_policy: list[str] = field(default_factory=list)
-    items: list[RollOffItem] = field(default_factory=list)
-    expire_count: int = 0
-    reclaimed: float = 0.0
-
-    def add(self, items: list[RollOffItem]) -> None:
-        self.expire_count += len(items)
-        self.reclaimed += sum(i.bkup_size_gigs or 0 for i in items)
-        room = len(items) if self.max_items is None else max(0, self.max_items - len(self.items))
-        self.items.extend(items[:room])
-
-    @property
-    def reclaimed_gigs(self) -> float:
-        return round(self.reclaimed, 3)
 
 
 def _plan_cluster(

@@ -1,59 +1,21 @@
-"""Patch run events as the notification service sees them, and the adapter from the patching signals.
+"""The adapter from the patching signals to the notification service.
 
-The notification service only knows these small dataclasses; `patch_event_from_run` turns a PatchRun
-(and, for a failure, its step) into one, grouped by application.
+The notification service only knows its small event dataclasses; `patch_event_from_run` turns a
+PatchRun (and, for a failure, its step) into one, grouped by application.
 """
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
 
+from rocketdbaas.contacts import notifications
 from rocketdbaas.contacts.models import NotificationEvent
+from rocketdbaas.contacts.notifications import ApplicationServers, PatchEvent, ServerOutcome
 from rocketdbaas.patching.models import StepOutcome
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ServerOutcome:
-    cluster: str
-    server: str
-    outcome: str
-    version_before: str = ""
-    version_after: str = ""
-    exit_code: int | None = None
-
-
-@dataclass(frozen=True)
-class ApplicationServers:
-    """The part of a run that concerns one application: its clusters' servers, in patch order."""
-
-    application_id: int
-    servers: tuple[ServerOutcome, ...]
-
-    @property
-    def clusters(self) -> list[tuple[str, list[ServerOutcome]]]:
-        order: dict[str, list[ServerOutcome]] = {}
-        for server in self.servers:
-            order.setdefault(server.cluster, []).append(server)
-        return list(order.items())
-
-
-@dataclass(frozen=True)
-class PatchEvent:
-    event: NotificationEvent
-    key: str  # unique per occurrence; with application and recipient it makes each email idempotent
-    run_id: int
-    dbms_type: str
-    patch_type: str
-    patch_version: str
-    run_status: str
-    run_url: str
-    applications: tuple[ApplicationServers, ...]
-    failed_server: str = ""
 
 
 def run_url(run_id: int) -> str:
@@ -110,10 +72,8 @@ def _announce(event: NotificationEvent, run: Any, step: Any = None) -> None:
     # A dry run only checks; it touches no server, so there is nothing to tell contacts.
     if getattr(run, "dry_run", False):
         return
-    from rocketdbaas.contacts.notifications import notify_patch_event
-
     try:
-        notify_patch_event(patch_event_from_run(event, run, step))
+        notifications.notify_patch_event(patch_event_from_run(event, run, step))
     except Exception:
         # Email must never fail a patch: the signal is sent from the run's own code path.
         logger.exception("Could not queue %s emails for patch run %s", event.value, run.id)

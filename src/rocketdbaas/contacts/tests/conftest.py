@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 
-from rocketdbaas.contacts.events import ApplicationServers, PatchEvent, ServerOutcome
 from rocketdbaas.contacts.models import ApplicationContact, Contact, NotificationEvent
+from rocketdbaas.contacts.notifications import ApplicationServers, PatchEvent, ServerOutcome
 from rocketdbaas.dbms import DbmsType
 from rocketdbaas.inventory.models import Application, Cluster, PoolStatus, Server, ServerRole
 

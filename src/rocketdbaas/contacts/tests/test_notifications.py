@@ -15,8 +15,9 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from tests.support.smtp import SmtpServer
 
+from rocketdbaas.contacts.delivery import _retry_delay, deliver_due_notifications
 from rocketdbaas.contacts.models import NotificationEvent, NotificationLog, NotificationStatus
-from rocketdbaas.contacts.notifications import _retry_delay, deliver_due_notifications, notify_patch_event
+from rocketdbaas.contacts.notifications import notify_patch_event
 from rocketdbaas.contacts.tasks import deliver_notifications
 from rocketdbaas.contacts.tests.conftest import (
     link,

@@ -2,7 +2,7 @@ from datetime import datetime
 
 from django.http import HttpRequest
 
-from rocketdbaas.core.permissions import can_write
+from rocketdbaas.accounts.roles import can_write
 from rocketdbaas.core.schemas import ApiRouter, CamelSchema
 
 router = ApiRouter()

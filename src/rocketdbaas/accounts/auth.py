@@ -6,8 +6,8 @@ from django.utils import timezone
 from ninja.security import HttpBearer, SessionAuth
 
 from rocketdbaas.accounts.models import ApiToken, hash_token
+from rocketdbaas.accounts.roles import SAFE_METHODS, can_write
 from rocketdbaas.core.errors import Forbidden
-from rocketdbaas.core.permissions import SAFE_METHODS, can_write
 
 # last_used_at is informational; updating it on every call would make every read a write.
 _LAST_USED_GRANULARITY = timedelta(minutes=1)

@@ -3,6 +3,7 @@
 from django.http import HttpRequest
 from ninja import Query, Status
 
+from rocketdbaas.accounts.roles import require_dba
 from rocketdbaas.activities import services
 from rocketdbaas.activities.schemas import (
     ActivityDetailOut,
@@ -15,7 +16,6 @@ from rocketdbaas.activities.schemas import (
     DowntimeReport,
 )
 from rocketdbaas.core.errors import problem_response
-from rocketdbaas.core.permissions import require_dba
 from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
 from rocketdbaas.dbms import resolve_dbms_type
 

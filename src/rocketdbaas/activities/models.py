@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 
+from rocketdbaas.accounts.scoping import VisibleQuerySet
 from rocketdbaas.dbms import DbmsType
 
 
@@ -26,7 +27,9 @@ class AppendOnlyError(Exception):
     """Raised when code tries to change or remove an audit row."""
 
 
-class ActivityQuerySet(models.QuerySet):
+class ActivityQuerySet(VisibleQuerySet):
+    application_path = "cluster__application"
+
     def update(self, **kwargs):
         raise AppendOnlyError("Activities are append-only; record a correction instead.")
 

@@ -12,11 +12,11 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from rocketdbaas.accounts.roles import is_fleet_operator
 from rocketdbaas.activities import services
 from rocketdbaas.activities.forms import ActivityFilterForm, CorrectionForm, RecordActivityForm, as_bool
 from rocketdbaas.core.errors import NotFound, ProblemError
 from rocketdbaas.core.listing import sort_and_paginate
-from rocketdbaas.core.permissions import is_fleet_operator
 from rocketdbaas.dbms import DbmsType, resolve_dbms_type
 
 _FIELD_NAMES = {"ticketUrl": "ticket_url", "occurredAt": "occurred_at"}

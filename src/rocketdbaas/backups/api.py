@@ -3,6 +3,7 @@
 from django.http import HttpRequest
 from ninja import Query, Status
 
+from rocketdbaas.accounts.roles import require_dba
 from rocketdbaas.backups import services
 from rocketdbaas.backups.schemas import (
     BackupFilters,
@@ -18,7 +19,6 @@ from rocketdbaas.backups.schemas import (
     RollOffIn,
     RollOffOut,
 )
-from rocketdbaas.core.permissions import require_dba
 from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
 from rocketdbaas.dbms import resolve_dbms_type
 

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from rocketdbaas.accounts.scoping import VisibleQuerySet
 from rocketdbaas.dbms import DbmsType
 
 
@@ -26,6 +27,10 @@ class BackupStatus(models.TextChoices):
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
+
+
+class BackupQuerySet(VisibleQuerySet):
+    application_path = "cluster__application"
 
 
 class Backup(models.Model):
@@ -55,6 +60,8 @@ class Backup(models.Model):
     details = models.JSONField(default=dict, blank=True, help_text="Tool-specific facts (WAL range, LSNs, …)")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BackupQuerySet.as_manager()
 
     class Meta:
         ordering = ["-started_at", "-id"]

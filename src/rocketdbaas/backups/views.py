@@ -10,12 +10,12 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from rocketdbaas.accounts.roles import is_fleet_operator
 from rocketdbaas.activities.services import visible_cluster
 from rocketdbaas.backups import services
 from rocketdbaas.backups.forms import BackupFilterForm
 from rocketdbaas.core.errors import NotFound, ProblemError
 from rocketdbaas.core.listing import sort_and_paginate
-from rocketdbaas.core.permissions import is_fleet_operator
 from rocketdbaas.dbms import DbmsType, resolve_dbms_type
 
 PREVIEW_ROWS = 200

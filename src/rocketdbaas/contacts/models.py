@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from rocketdbaas.accounts.scoping import VisibleQuerySet
+
 phone_validator = RegexValidator(
     r"^\+?[0-9][0-9 ().\-/]{2,38}(\s*(x|ext\.?)\s*[0-9]{1,6})?$",
     "Enter a phone number: digits, spaces, ( ) . - /, an optional leading + and extension.",
@@ -31,7 +33,9 @@ class ContactStatus(models.TextChoices):
     ALL = "all", "All"
 
 
-class ContactQuerySet(models.QuerySet):
+class ContactQuerySet(VisibleQuerySet):
+    application_path = "links__application"
+
     def not_expired(self, at: datetime | None = None):
         at = at or timezone.now()
         return self.filter(models.Q(valid_to__isnull=True) | models.Q(valid_to__gt=at))
@@ -97,6 +101,10 @@ class Contact(models.Model):
         return self.valid_from <= at and not self.is_expired(at)
 
 
+class ApplicationContactQuerySet(VisibleQuerySet):
+    application_path = "application"
+
+
 class ApplicationContact(models.Model):
     """A contact's role for one application, and whether they get patching emails about it."""
 
@@ -108,6 +116,8 @@ class ApplicationContact(models.Model):
     patching_emails = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ApplicationContactQuerySet.as_manager()
 
     class Meta:
         ordering = ["application__name", "contact__name", "id"]
@@ -130,6 +140,10 @@ class NotificationEvent(models.TextChoices):
     PATCH_STARTED = "patch_started", "Patch run started"
     PATCH_SERVER_FAILED = "patch_server_failed", "Server failed during a patch run"
     PATCH_FINISHED = "patch_finished", "Patch run finished"
+
+
+class NotificationLogQuerySet(VisibleQuerySet):
+    application_path = "application"
 
 
 class NotificationLog(models.Model):
@@ -160,6 +174,8 @@ class NotificationLog(models.Model):
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = NotificationLogQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -193,6 +209,10 @@ class ContactAction(models.TextChoices):
     UNLINKED = "unlinked", "Unlinked from an application"
 
 
+class ContactChangeQuerySet(VisibleQuerySet):
+    application_path = "application"
+
+
 class ContactChange(models.Model):
     """Append-only record of every change to contacts and their links: who, when, what, request id."""
 
@@ -207,6 +227,8 @@ class ContactChange(models.Model):
     )
     request_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ContactChangeQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -14,6 +14,7 @@ from django.utils import timezone
 from pydantic.alias_generators import to_camel
 
 from rocketdbaas.accounts.models import Role
+from rocketdbaas.accounts.roles import is_fleet_operator
 from rocketdbaas.contacts.models import (
     ApplicationContact,
     Contact,
@@ -27,7 +28,6 @@ from rocketdbaas.contacts.models import (
 )
 from rocketdbaas.core.errors import Conflict, Forbidden, Invalid, NotFound
 from rocketdbaas.core.middleware import current_request_id
-from rocketdbaas.core.permissions import is_fleet_operator
 from rocketdbaas.inventory.models import Application
 
 CONTACT_FIELDS = ("name", "email", "phone", "team", "notes", "valid_from", "valid_to")

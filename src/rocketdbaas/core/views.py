@@ -5,7 +5,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 
-from rocketdbaas.core.permissions import is_fleet_operator
+from rocketdbaas.accounts.roles import is_fleet_operator
 from rocketdbaas.dbms import DbmsType
 from rocketdbaas.intake.models import OPEN_STATUSES
 from rocketdbaas.intake.services import may_submit, visible_requests

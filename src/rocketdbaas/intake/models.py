@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from rocketdbaas.accounts.scoping import VisibleQuerySet
 from rocketdbaas.dbms import DbmsType
 from rocketdbaas.inventory.models import Environment
 
@@ -43,6 +44,11 @@ class ReferenceCounter(models.Model):
 
     def __str__(self):
         return f"{self.year}: {self.last}"
+
+
+class IntakeRequestQuerySet(VisibleQuerySet):
+    application_path = "application"
+    own_path = "submitted_by"
 
 
 class IntakeRequest(models.Model):
@@ -90,6 +96,8 @@ class IntakeRequest(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = IntakeRequestQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -9,15 +9,15 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
-from rocketdbaas.accounts.models import Role, User
+from rocketdbaas.accounts.models import User
+from rocketdbaas.accounts.roles import is_fleet_operator, may_write
 from rocketdbaas.contacts import services as contacts
 from rocketdbaas.core.errors import Conflict, Forbidden, Invalid, NotFound
 from rocketdbaas.core.middleware import current_request_id
-from rocketdbaas.core.permissions import is_fleet_operator
 from rocketdbaas.dbms import DbmsType
 from rocketdbaas.intake.models import (
     MAX_SERVERS,
@@ -79,11 +79,8 @@ class RequestSpec:
 
 
 def visible_requests(user) -> QuerySet[IntakeRequest]:
-    """Owners see the requests they filed and those for their applications; everyone else sees all."""
-    qs = IntakeRequest.objects.select_related("application", "cluster", "submitted_by")
-    if getattr(user, "role", None) == Role.OWNER:
-        qs = qs.filter(Q(submitted_by=user) | Q(application__owners=user)).distinct()
-    return qs
+    """Owners see the requests they filed and those for their applications; fleet readers see all."""
+    return IntakeRequest.objects.visible_to(user).select_related("application", "cluster", "submitted_by")
 
 
 def get_request(reference: str, user) -> IntakeRequest:
@@ -97,7 +94,7 @@ def get_request(reference: str, user) -> IntakeRequest:
 
 
 def may_submit(user) -> bool:
-    return bool(user.is_authenticated and user.role != Role.VIEWER)
+    return may_write(user)
 
 
 def may_comment(user, request: IntakeRequest) -> bool:
@@ -106,8 +103,7 @@ def may_comment(user, request: IntakeRequest) -> bool:
 
 def requestable_applications(user) -> QuerySet[Application]:
     """Applications a user may request a database for: owners only their own."""
-    visible = inventory.visible_applications(user)
-    return (Application.objects.all() if visible is None else visible).order_by("name")
+    return Application.objects.visible_to(user).order_by("name")
 
 
 # ---------------------------------------------------------------- submit

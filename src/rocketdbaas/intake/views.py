@@ -5,9 +5,9 @@ from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from rocketdbaas.accounts.roles import is_fleet_operator
 from rocketdbaas.core.errors import Forbidden, ProblemError
 from rocketdbaas.core.listing import sort_and_paginate
-from rocketdbaas.core.permissions import is_fleet_operator
 from rocketdbaas.intake import services
 from rocketdbaas.intake.forms import CommentForm, DecisionForm, IntakeForm, RequestFilterForm
 from rocketdbaas.intake.models import OPEN_STATUSES

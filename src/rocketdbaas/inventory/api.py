@@ -7,9 +7,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
 from ninja import Path, Query, Status
 
-from rocketdbaas.accounts.models import Role, User
+from rocketdbaas.accounts.models import User
+from rocketdbaas.accounts.roles import can_write, is_fleet_operator, is_owner, require_dba
 from rocketdbaas.core.errors import Forbidden, Invalid
-from rocketdbaas.core.permissions import can_write, is_fleet_operator, require_dba
 from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
 from rocketdbaas.dbms import resolve_dbms_type
 from rocketdbaas.inventory import services
@@ -161,6 +161,7 @@ def list_pool_servers(
         db_gigs=db_gigs,
         datacenter=datacenter,
         environment=environment,
+        user=request.user,
     )
     return {"count": qs.count(), "items": [server_out(s) for s in qs[offset : offset + limit]]}
 
@@ -360,9 +361,7 @@ def get_application(request: HttpRequest, name: str):
 def update_application(request: HttpRequest, name: str, payload: ApplicationPatch):
     changes = payload.model_dump(exclude_unset=True)
     if not is_fleet_operator(request.user):
-        app = services.get_application(name, request.user)
-        user = cast(User, request.user)
-        is_owner = user.role == Role.OWNER and app.owners.filter(pk=user.pk).exists()
-        if not is_owner or "owners" in changes:
+        services.get_application(name, request.user)  # 404 for one the caller cannot see
+        if not is_owner(request.user) or "owners" in changes:
             raise Forbidden("Only DBAs and admins change owners; owners change their own applications.")
     return application_out(services.update_application(name, changes, user=request.user))

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
+from rocketdbaas.accounts.scoping import VisibleQuerySet
 from rocketdbaas.dbms import DbmsType
 
 # RFC 1123 hostname (optionally fully qualified): labels of letters, digits and hyphens.
@@ -77,6 +78,10 @@ POOL_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+class ApplicationQuerySet(VisibleQuerySet):
+    application_path = ""
+
+
 class Application(models.Model):
     """What clusters serve; has contacts, owners and a cost centre."""
 
@@ -87,11 +92,17 @@ class Application(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = ApplicationQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
 
     def __str__(self):
         return self.name
+
+
+class ClusterQuerySet(VisibleQuerySet):
+    application_path = "application"
 
 
 class Cluster(models.Model):
@@ -108,12 +119,18 @@ class Cluster(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = ClusterQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
         indexes = [models.Index(fields=["dbms_type", "status"])]
 
     def __str__(self):
         return self.name
+
+
+class ServerQuerySet(VisibleQuerySet):
+    application_path = "cluster__application"
 
 
 class Server(models.Model):
@@ -142,6 +159,8 @@ class Server(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ServerQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

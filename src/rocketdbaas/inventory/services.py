@@ -18,7 +18,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from rocketdbaas.accounts.models import Role, User
+from rocketdbaas.accounts.models import User
+from rocketdbaas.accounts.roles import is_admin
 from rocketdbaas.activities.models import ActivityType
 from rocketdbaas.activities.services import record_activity
 from rocketdbaas.core.errors import Conflict, Invalid, NotFound
@@ -31,6 +32,7 @@ from rocketdbaas.inventory.models import (
     ClusterStatus,
     PoolStatus,
     Server,
+    ServerQuerySet,
     ServerRole,
     hostname_validator,
     new_reservation_id,
@@ -159,17 +161,10 @@ def _check_transition(server: Server, to: str) -> None:
         )
 
 
-def visible_applications(user) -> QuerySet[Application] | None:
-    """Owners see only their applications; None means no restriction."""
-    if getattr(user, "role", None) == Role.OWNER:
-        return Application.objects.filter(owners=user)
-    return None
-
-
 # ---------------------------------------------------------------- pool
 
 
-def pool_servers(dbms_type: str) -> QuerySet[Server]:
+def pool_servers(dbms_type: str) -> ServerQuerySet:
     return Server.objects.filter(dbms_type=dbms_type).select_related("cluster", "locked_by")
 
 
@@ -182,9 +177,10 @@ def list_pool_servers(
     db_gigs: int | None = None,
     datacenter: str | None = None,
     environment: str | None = None,
+    user=None,
 ) -> QuerySet[Server]:
     """The pool, smallest first; Retired servers only when asked for by status."""
-    qs = pool_servers(dbms_type)
+    qs = pool_servers(dbms_type).visible_to(user)
     qs = qs.filter(status=status) if status else qs.exclude(status=PoolStatus.RETIRED)
     if cpu is not None:
         qs = qs.filter(cpu__gte=cpu)
@@ -392,8 +388,8 @@ def pull_and_lock(
     return ReservationResult(reservation_id, expires, user, servers)
 
 
-def _may_act_on_lock(server: Server, user) -> bool:
-    return server.locked_by_id == user.pk or getattr(user, "role", None) == Role.ADMIN
+def may_act_on_lock(server: Server, user) -> bool:
+    return server.locked_by_id == user.pk or is_admin(user)
 
 
 def set_pool_status(
@@ -418,7 +414,7 @@ def set_pool_status(
                 currentStatus=before,
             )
         _check_transition(server, status)
-        if before == PoolStatus.LOCKED and not _may_act_on_lock(server, user):
+        if before == PoolStatus.LOCKED and not may_act_on_lock(server, user):
             raise Conflict(
                 f"Server {name} is Locked by another caller (reservation {server.reservation_id}).",
                 serverName=name,
@@ -470,9 +466,7 @@ def set_pool_status(
 
 
 def list_applications(user=None) -> QuerySet[Application]:
-    visible = visible_applications(user)
-    qs = Application.objects.all() if visible is None else visible
-    return qs.prefetch_related("owners").order_by("name")
+    return Application.objects.visible_to(user).prefetch_related("owners").order_by("name")
 
 
 def get_application(name: str, user=None) -> Application:
@@ -642,11 +636,12 @@ def create_cluster(
 
 
 def get_cluster(dbms_type: str, name: str, user=None) -> Cluster:
-    qs = Cluster.objects.filter(dbms_type=dbms_type, name=name).select_related("application")
-    visible = visible_applications(user)
-    if visible is not None:
-        qs = qs.filter(application__in=visible)
-    found = qs.first()
+    found = (
+        Cluster.objects.visible_to(user)
+        .filter(dbms_type=dbms_type, name=name)
+        .select_related("application")
+        .first()
+    )
     if found is None:
         raise NotFound(f"No {dbms_type} cluster named {name!r}.")
     return found
@@ -939,10 +934,7 @@ def active_servers(
         qs = qs.filter(role=role)
     if server_name:
         qs = qs.filter(name=server_name)
-    visible = visible_applications(user)
-    if visible is not None:
-        qs = qs.filter(cluster__application__in=visible)
-    rows = qs.order_by("cluster__name", "name").values_list(*_ACTIVE_COLUMNS)
+    rows = qs.visible_to(user).order_by("cluster__name", "name").values_list(*_ACTIVE_COLUMNS)
     out = []
     for row in rows:
         item = dict(zip(_ACTIVE_KEYS, row, strict=True))

@@ -15,10 +15,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from rocketdbaas.accounts.roles import is_fleet_operator
 from rocketdbaas.core.errors import NotFound, ProblemError
 from rocketdbaas.core.listing import sort_and_paginate
 from rocketdbaas.core.panels import cluster_panels
-from rocketdbaas.core.permissions import is_fleet_operator
 from rocketdbaas.dbms import DbmsType, resolve_dbms_type
 from rocketdbaas.inventory import services
 from rocketdbaas.inventory.forms import (
@@ -28,7 +28,7 @@ from rocketdbaas.inventory.forms import (
     PullAndLockForm,
     ServerFilterForm,
 )
-from rocketdbaas.inventory.models import Cluster, PoolStatus, Server, ServerRole
+from rocketdbaas.inventory.models import Application, Cluster, PoolStatus, Server, ServerRole
 
 CLUSTER_SORTS = {
     "name": "name",
@@ -85,18 +85,13 @@ def with_dbms_type(view):
     return wrapper
 
 
-def _visible_clusters(user, dbms_type: DbmsType):
-    qs = Cluster.objects.filter(dbms_type=dbms_type)
-    visible = services.visible_applications(user)
-    return qs if visible is None else qs.filter(application__in=visible)
-
-
 @login_required
 @with_dbms_type
 def cluster_list(request, dbms_type: DbmsType):
     used = Q(servers__status=PoolStatus.USED)
     qs = (
-        _visible_clusters(request.user, dbms_type)
+        Cluster.objects.visible_to(request.user)
+        .filter(dbms_type=dbms_type)
         .select_related("application")
         .annotate(
             server_count=Count("servers", filter=used),
@@ -115,9 +110,7 @@ def cluster_list(request, dbms_type: DbmsType):
     )
     filters = ClusterFilterForm(request.GET)
     application_field = filters.fields["application"]
-    visible = services.visible_applications(request.user)
-    if visible is not None:
-        application_field.queryset = visible.order_by("name")  # type: ignore[attr-defined]
+    application_field.queryset = Application.objects.visible_to(request.user).order_by("name")  # type: ignore[attr-defined]
     if filters.is_valid():
         data = filters.cleaned_data
         if q := data["q"].strip():
@@ -170,10 +163,7 @@ def cluster_detail(request, dbms_type: DbmsType, name: str):
 @login_required
 @with_dbms_type
 def server_list(request, dbms_type: DbmsType):
-    qs = Server.objects.filter(dbms_type=dbms_type).select_related("cluster")
-    visible = services.visible_applications(request.user)
-    if visible is not None:
-        qs = qs.filter(cluster__application__in=visible)
+    qs = Server.objects.visible_to(request.user).filter(dbms_type=dbms_type).select_related("cluster")
     filters = ServerFilterForm(request.GET)
     status = ""
     if filters.is_valid():
@@ -197,13 +187,14 @@ def server_list(request, dbms_type: DbmsType):
 def _pool_context(request, dbms_type: DbmsType) -> dict:
     filters = PoolFilterForm(request.GET)
     status = filters.cleaned_data["status"] if filters.is_valid() else ""
-    qs = services.list_pool_servers(dbms_type, status=status or None)
+    qs = services.list_pool_servers(dbms_type, status=status or None, user=request.user)
     if not status:
         qs = qs.filter(status__in=[PoolStatus.FREE, PoolStatus.LOCKED])
     page, sort = sort_and_paginate(request, qs, sorts=POOL_SORTS, default="size")
     summary = {
         row["status"]: row
-        for row in Server.objects.filter(dbms_type=dbms_type)
+        for row in Server.objects.visible_to(request.user)
+        .filter(dbms_type=dbms_type)
         .values("status")
         .annotate(n=Count("id"), cpu=Sum("cpu"), ram=Sum("ram"), disk=Sum("db_gigs"))
         .order_by()
@@ -216,6 +207,8 @@ def _pool_context(request, dbms_type: DbmsType) -> dict:
         "filters": filters,
         "summary": {s.value: summary.get(s.value, {"n": 0}) for s in PoolStatus},
         "may_act": operator,
+        # Locked servers whose lock this user may release or turn into Used.
+        "lock_actions": {s.pk for s in page if services.may_act_on_lock(s, request.user)},
         "pull_form": PullAndLockForm() if operator else None,
         "role_choices": PoolStatusForm(dbms_type=dbms_type).fields["role"].choices,  # type: ignore[attr-defined]
     }

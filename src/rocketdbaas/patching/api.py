@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from django.http import HttpRequest
 from ninja import Query, Status
 
-from rocketdbaas.core.permissions import require_dba
+from rocketdbaas.accounts.roles import require_dba
 from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
 from rocketdbaas.dbms import get_module, resolve_dbms_type
 from rocketdbaas.patching import services

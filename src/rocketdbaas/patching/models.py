@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
+from rocketdbaas.accounts.scoping import VisibleQuerySet
 from rocketdbaas.dbms import DbmsType
 
 
@@ -155,6 +156,10 @@ class PatchRecipe(models.Model):
             raise ValidationError({"variables": "Give an object of name: value."})
 
 
+class ClusterPatchSettingsQuerySet(VisibleQuerySet):
+    application_path = "cluster__application"
+
+
 class ClusterPatchSettings(models.Model):
     """How a cluster is patched: what to do before the primary, health limits, and variables."""
 
@@ -187,6 +192,8 @@ class ClusterPatchSettings(models.Model):
         help_text='Per-server placeholder values: {"server-name": {"datadir": "..."}}',
     )
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ClusterPatchSettingsQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "cluster patch settings"
@@ -256,6 +263,10 @@ class SshKnownHost(models.Model):
             raise ValidationError({"key": f"Not an SSH public key: {exc}"}) from exc
 
 
+class PatchRunQuerySet(VisibleQuerySet):
+    application_path = "clusters__cluster__application"
+
+
 class PatchRun(models.Model):
     dbms_type = models.CharField(max_length=16, choices=DbmsType.choices, db_index=True)
     patch_type = models.CharField(max_length=2, choices=PatchType.choices)
@@ -282,6 +293,8 @@ class PatchRun(models.Model):
     pause_requested_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
 
+    objects = PatchRunQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["status", "heartbeat_at"])]
@@ -292,6 +305,10 @@ class PatchRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_RUN_STATUSES
+
+
+class PatchRunClusterQuerySet(VisibleQuerySet):
+    application_path = "cluster__application"
 
 
 class PatchRunCluster(models.Model):
@@ -313,6 +330,8 @@ class PatchRunCluster(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    objects = PatchRunClusterQuerySet.as_manager()
+
     class Meta:
         ordering = ["run", "batch", "position"]
         constraints = [
@@ -325,6 +344,10 @@ class PatchRunCluster(models.Model):
 
     def __str__(self):
         return f"run #{self.run_id} cluster {self.cluster_id} ({self.status})"
+
+
+class PatchStepQuerySet(VisibleQuerySet):
+    application_path = "cluster__application"
 
 
 class PatchStep(models.Model):
@@ -359,6 +382,8 @@ class PatchStep(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PatchStepQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

@@ -799,15 +799,7 @@ def enqueue_run(run_id: int) -> None:
 
 
 def visible_runs(user) -> QuerySet[PatchRun]:
-    from rocketdbaas.inventory.services import visible_applications
-
-    qs = PatchRun.objects.all()
-    apps = visible_applications(user)
-    if apps is not None:
-        qs = qs.filter(
-            Exists(PatchRunCluster.objects.filter(run=OuterRef("pk"), cluster__application__in=apps))
-        )
-    return qs
+    return PatchRun.objects.visible_to(user)
 
 
 def with_progress(qs: QuerySet[PatchRun]) -> QuerySet[PatchRun]:

@@ -9,9 +9,9 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from rocketdbaas.accounts.roles import is_fleet_operator
 from rocketdbaas.core.errors import NotFound, ProblemError
 from rocketdbaas.core.listing import sort_and_paginate
-from rocketdbaas.core.permissions import is_fleet_operator
 from rocketdbaas.dbms import DbmsType, resolve_dbms_type
 from rocketdbaas.patching import services
 from rocketdbaas.patching.models import ACTIVE_RUN_STATUSES, PatchType, RunStatus

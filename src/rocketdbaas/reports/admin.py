@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from rocketdbaas.accounts.models import Role
+from rocketdbaas.accounts.roles import is_admin
 from rocketdbaas.reports import services
 from rocketdbaas.reports.models import RateCard
 
@@ -35,10 +35,10 @@ class RateCardAdmin(admin.ModelAdmin):
         return ("dbms_type",) if obj is not None else ()
 
     def has_add_permission(self, request):
-        return request.user.is_active and request.user.role == Role.ADMIN
+        return is_admin(request.user)
 
     def has_change_permission(self, request, obj=None):
-        return request.user.is_active and request.user.role == Role.ADMIN
+        return is_admin(request.user)
 
     def has_delete_permission(self, request, obj=None):
         # Past months' costs are priced by these cards: end a card (effective to) instead.

@@ -7,8 +7,9 @@ from ninja import Query, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic.alias_generators import to_camel
 
+from rocketdbaas.accounts.roles import require_admin
+from rocketdbaas.accounts.scoping import visible_application_ids
 from rocketdbaas.core.errors import Invalid
-from rocketdbaas.core.permissions import require_admin
 from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
 from rocketdbaas.dbms import resolve_dbms_type
 from rocketdbaas.reports import services
@@ -40,7 +41,7 @@ def _report(request: HttpRequest, dbms_type: str, slug: str, **query: Any) -> di
     dbms = resolve_dbms_type(dbms_type)
     spec = BY_SLUG[slug]
     params = parse_params(spec, {k: None if v is None else str(v) for k, v in query.items()})
-    report = spec.build(dbms.value, params, services.visible_applications(request.user))
+    report = spec.build(dbms.value, params, visible_application_ids(request.user))
     return {
         "dbms_type": report.dbms_type,
         "since": report.since,

@@ -35,7 +35,6 @@ from django.db.models.functions import Coalesce, Greatest, Least, Trunc, TruncMo
 from django.utils import timezone
 from pydantic.alias_generators import to_camel
 
-from rocketdbaas.accounts.models import Role
 from rocketdbaas.activities.models import Activity, ActivityType
 from rocketdbaas.activities.services import activity_queryset, downtime_for_clusters, record_activity
 from rocketdbaas.backups.models import Backup, BackupStatus
@@ -52,13 +51,6 @@ CENT = Decimal("0.01")
 
 # Clusters that exist and hold servers; decommissioned ones are history.
 LIVE_CLUSTER_STATUSES = (ClusterStatus.ACTIVE, ClusterStatus.BUILDING)
-
-
-def visible_applications(user) -> frozenset[int] | None:
-    """The applications a user's reports cover: None means all (admins, DBAs, viewers)."""
-    if user.role == Role.OWNER:
-        return frozenset(user.owned_applications.values_list("pk", flat=True))
-    return None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from rocketdbaas.accounts.models import Role
+from rocketdbaas.accounts.scoping import visible_application_ids
 from rocketdbaas.contacts import services as contact_services
 from rocketdbaas.core.errors import ProblemError
 from rocketdbaas.dbms import DbmsType, resolve_dbms_type
@@ -80,7 +80,7 @@ def report_page(request: HttpRequest, dbms_type: str, slug: str) -> HttpResponse
     except ProblemError as exc:
         context["errors"] = exc.errors or [{"message": exc.detail}]
         return render(request, "reports/report.html", context, status=400)
-    report = spec.build(dbms.value, params, services.visible_applications(request.user))
+    report = spec.build(dbms.value, params, visible_application_ids(request.user))
     if request.GET.get("format") == "csv":
         return _csv_response(report)
     csv_query = request.GET.copy()
@@ -116,7 +116,8 @@ def my_databases(request: HttpRequest) -> HttpResponse:
     dashboard = services.owner_dashboard(request.user)
     # Owners manage their own applications' contacts unless they only have the viewer role
     # (contacts.services.can_manage_application, which sign_up_contact enforces again).
-    manageable = dashboard.applications if getattr(request.user, "role", None) != Role.VIEWER else []
+    managed = contact_services.managed_application_ids(request.user)
+    manageable = [a for a in dashboard.applications if managed is None or a.pk in managed]
     form = ContactSignUpForm(request.POST or None, applications=manageable)
     status = 200
     if request.method == "POST":

@@ -9,8 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Path, Query, Status
 
+from rocketdbaas.accounts.roles import require_dba
 from rocketdbaas.core.errors import Invalid
-from rocketdbaas.core.permissions import require_dba
 from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
 from rocketdbaas.dbms import resolve_dbms_type
 from rocketdbaas.telemetry import services, tasks

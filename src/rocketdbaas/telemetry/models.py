@@ -10,6 +10,7 @@ the retention job folds them into DailySize, which is kept forever. A given
 from django.conf import settings
 from django.db import models
 
+from rocketdbaas.accounts.scoping import VisibleQuerySet
 from rocketdbaas.dbms import DbmsType
 
 
@@ -75,6 +76,10 @@ class CollectionRun(models.Model):
         return f"collection #{self.pk} ({self.status})"
 
 
+class CollectionResultQuerySet(VisibleQuerySet):
+    application_path = "cluster__application"
+
+
 class CollectionResult(models.Model):
     """What one server answered in one run: ok with its state, or why it could not be read."""
 
@@ -95,6 +100,8 @@ class CollectionResult(models.Model):
     collected_at = models.DateTimeField()
     duration_ms = models.PositiveIntegerField(default=0)
 
+    objects = CollectionResultQuerySet.as_manager()
+
     class Meta:
         ordering = ["run", "server__name"]
         constraints = [
@@ -109,6 +116,10 @@ class CollectionResult(models.Model):
         return f"{self.server_id} in run {self.run_id}: {self.outcome}"
 
 
+class SizeSampleQuerySet(VisibleQuerySet):
+    application_path = "cluster__application"
+
+
 class SizeSample(models.Model):
     """A database's size on one server at one moment (raw; kept for the recent window)."""
 
@@ -119,6 +130,8 @@ class SizeSample(models.Model):
     size_bytes = models.BigIntegerField()
     sampled_at = models.DateTimeField()
     source = models.CharField(max_length=16, choices=SampleSource.choices)
+
+    objects = SizeSampleQuerySet.as_manager()
 
     class Meta:
         ordering = ["sampled_at", "id"]
@@ -134,6 +147,10 @@ class SizeSample(models.Model):
         return f"{self.database}@{self.server_id} {self.size_bytes}B at {self.sampled_at:%Y-%m-%d %H:%M}"
 
 
+class DailySizeQuerySet(VisibleQuerySet):
+    application_path = "cluster__application"
+
+
 class DailySize(models.Model):
     """One day of a database's size on one server, rolled up from raw samples; kept forever."""
 
@@ -146,6 +163,8 @@ class DailySize(models.Model):
     avg_bytes = models.BigIntegerField()
     samples = models.PositiveIntegerField()
 
+    objects = DailySizeQuerySet.as_manager()
+
     class Meta:
         ordering = ["day", "id"]
         constraints = [
@@ -157,6 +176,10 @@ class DailySize(models.Model):
 
     def __str__(self):
         return f"{self.database}@{self.server_id} {self.day}: max {self.max_bytes}B"
+
+
+class VersionSampleQuerySet(VisibleQuerySet):
+    application_path = "cluster__application"
 
 
 class VersionSample(models.Model):
@@ -173,6 +196,8 @@ class VersionSample(models.Model):
     sampled_at = models.DateTimeField()
     source = models.CharField(max_length=16, choices=SampleSource.choices)
 
+    objects = VersionSampleQuerySet.as_manager()
+
     class Meta:
         ordering = ["sampled_at", "id"]
         indexes = [
@@ -182,6 +207,10 @@ class VersionSample(models.Model):
 
     def __str__(self):
         return f"{self.server_id} {self.version} {self.role} at {self.sampled_at:%Y-%m-%d %H:%M}"
+
+
+class DatabaseInfoQuerySet(VisibleQuerySet):
+    application_path = "cluster__application"
 
 
 class DatabaseInfo(models.Model):
@@ -196,6 +225,8 @@ class DatabaseInfo(models.Model):
     source = models.CharField(max_length=16, choices=SampleSource.choices)
     first_seen_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
+
+    objects = DatabaseInfoQuerySet.as_manager()
 
     class Meta:
         ordering = ["cluster", "name"]

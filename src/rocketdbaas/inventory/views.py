@@ -9,7 +9,21 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, Count, IntegerField, Max, Min, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,6 +34,7 @@ from rocketdbaas.core.errors import NotFound, ProblemError
 from rocketdbaas.core.listing import sort_and_paginate
 from rocketdbaas.core.panels import cluster_panels
 from rocketdbaas.dbms import DbmsType, resolve_dbms_type
+from rocketdbaas.dbms.versions import Version, rank_expression, version_ranks
 from rocketdbaas.inventory import services
 from rocketdbaas.inventory.forms import (
     ClusterFilterForm,
@@ -36,7 +51,7 @@ CLUSTER_SORTS = {
     "environment": "environment",
     "status": "status",
     "topology": "topology",
-    "version": ("highest_version", "db_version"),
+    "version": "version_rank",
     "servers": "server_count",
     "cpu": "total_cpu",
     "ram": "total_ram",
@@ -52,8 +67,8 @@ SERVER_SORTS = {
     "disk": "db_gigs",
     "datacenter": "datacenter",
     "environment": "environment",
-    "os": "os_version",
-    "version": "db_version",
+    "os": "os_version_rank",
+    "version": "db_version_rank",
 }
 POOL_SORTS = {**SERVER_SORTS, "size": ("cpu", "ram", "db_gigs"), "lease": "lease_expires_at"}
 
@@ -85,10 +100,39 @@ def with_dbms_type(view):
     return wrapper
 
 
+def _with_version_ranks(qs: QuerySet[Server], dbms_type: DbmsType) -> QuerySet[Server]:
+    """Servers with their DB and OS versions' ranks, so lists sort in version order (which SQL
+    cannot compute: "15.10" is above "15.9"). The fleet has a handful of distinct versions."""
+    pairs = (
+        Server.objects.filter(dbms_type=dbms_type)
+        .order_by()
+        .values_list("db_version", "os_version")
+        .distinct()
+    )
+    db_versions, os_versions = {db for db, _ in pairs}, {os for _, os in pairs}
+    return qs.alias(
+        db_version_rank=rank_expression("db_version", version_ranks(sorted(db_versions))),
+        os_version_rank=rank_expression("os_version", version_ranks(sorted(os_versions))),
+    )
+
+
 @login_required
 @with_dbms_type
 def cluster_list(request, dbms_type: DbmsType):
     used = Q(servers__status=PoolStatus.USED)
+    reported = used & ~Q(servers__db_version="")
+    # Versions are ranked in Python (the one version order) and the database aggregates ranks.
+    ranks = version_ranks(
+        sorted(
+            Server.objects.filter(dbms_type=dbms_type)
+            .order_by()
+            .values_list("db_version", flat=True)
+            .union(
+                Cluster.objects.filter(dbms_type=dbms_type).order_by().values_list("db_version", flat=True)
+            )
+        )
+    )
+    version_of_rank = {rank: text for text, rank in reversed(ranks.items())}
     qs = (
         Cluster.objects.visible_to(request.user)
         .filter(dbms_type=dbms_type)
@@ -99,8 +143,10 @@ def cluster_list(request, dbms_type: DbmsType):
             total_ram=Sum("servers__ram", filter=used),
             total_disk=Sum("servers__db_gigs", filter=used),
             # Servers report their own versions; a spread means a patch run is under way or stalled.
-            lowest_version=Min("servers__db_version", filter=used & ~Q(servers__db_version="")),
-            highest_version=Max("servers__db_version", filter=used & ~Q(servers__db_version="")),
+            lowest_version_rank=Min(rank_expression("servers__db_version", ranks), filter=reported),
+            highest_version_rank=Max(rank_expression("servers__db_version", ranks), filter=reported),
+            # What the list shows: the highest version a server reports, else the cluster's own.
+            version_rank=Coalesce("highest_version_rank", rank_expression("db_version", ranks), Value(-1)),
             primary_name=Subquery(
                 Server.objects.filter(
                     cluster=OuterRef("pk"), status=PoolStatus.USED, role=ServerRole.PRIMARY
@@ -124,6 +170,10 @@ def cluster_list(request, dbms_type: DbmsType):
         if data["status"]:
             qs = qs.filter(status=data["status"])
     page, sort = sort_and_paginate(request, qs, sorts=CLUSTER_SORTS, default="name")
+    page.object_list = list(page.object_list)
+    for cluster in page.object_list:
+        cluster.lowest_version = version_of_rank.get(cluster.lowest_version_rank)
+        cluster.highest_version = version_of_rank.get(cluster.highest_version_rank)
     return render(
         request,
         "inventory/cluster_list.html",
@@ -148,8 +198,8 @@ def cluster_detail(request, dbms_type: DbmsType, name: str):
             "dbms_type": dbms_type,
             "cluster": cluster,
             "servers": servers,
-            "db_versions": sorted({s.db_version for s in servers if s.db_version}),
-            "os_versions": sorted({s.os_version for s in servers if s.os_version}),
+            "db_versions": sorted({s.db_version for s in servers if s.db_version}, key=Version),
+            "os_versions": sorted({s.os_version for s in servers if s.os_version}, key=Version),
             "totals": {
                 "cpu": sum(s.cpu for s in servers),
                 "ram": sum(s.ram for s in servers),
@@ -176,6 +226,7 @@ def server_list(request, dbms_type: DbmsType):
         if data["role"]:
             qs = qs.filter(role=data["role"])
     qs = qs.filter(status=status) if status else qs.exclude(status=PoolStatus.RETIRED)
+    qs = _with_version_ranks(qs, dbms_type)
     page, sort = sort_and_paginate(request, qs, sorts=SERVER_SORTS, default="name")
     return render(
         request,
@@ -190,6 +241,7 @@ def _pool_context(request, dbms_type: DbmsType) -> dict:
     qs = services.list_pool_servers(dbms_type, status=status or None, user=request.user)
     if not status:
         qs = qs.filter(status__in=[PoolStatus.FREE, PoolStatus.LOCKED])
+    qs = _with_version_ranks(qs, dbms_type)
     page, sort = sort_and_paginate(request, qs, sorts=POOL_SORTS, default="size")
     summary = {
         row["status"]: row

@@ -109,6 +109,45 @@ def test_cluster_list_filters_searches_and_sorts(fleet, viewer_user):
     assert client.get("/clusters/oracle/").status_code == 404
 
 
+def test_versions_are_shown_and_sorted_in_version_order(db, viewer_user, add_pool):
+    register("postgresql", "Billing", "a-ten", servers=[("ten1", "primary", 2, 4, 10)], version="15.10")
+    register("postgresql", "Billing", "b-nine", servers=[("nine1", "primary", 2, 4, 10)], version="15.9")
+    register(
+        "postgresql",
+        "Billing",
+        "c-rolling",
+        servers=[("roll1", "primary", 2, 4, 10), ("roll2", "replica", 2, 4, 10)],
+        version="15.9",
+    )
+    register("postgresql", "Billing", "d-unknown", servers=[("unk1", "primary", 2, 4, 10)], version="")
+    Server.objects.filter(name="roll2").update(db_version="15.10")  # a rolling patch half-way
+    Server.objects.filter(name="nine1").update(os_version="Debian 12.10")
+    Server.objects.filter(name="ten1").update(os_version="Debian 12.9")
+    add_pool("postgresql", ("spare-new", 2, 4, 10), ("spare-old", 2, 4, 10))
+    Server.objects.filter(name="spare-new").update(db_version="15.10")
+    Server.objects.filter(name="spare-old").update(db_version="15.9")
+    client = client_for(viewer_user)
+
+    page = client.get("/clusters/postgresql/").content.decode()
+    assert "15.9 – 15.10" in page and "15.10 – 15.9" not in page
+    by_version = client.get("/clusters/postgresql/?sort=version").content.decode()
+    # A cluster sorts by its highest version; no version at all sorts first.
+    assert rows(by_version, "clusters") == ["d-unknown", "b-nine", "a-ten", "c-rolling"]
+    by_version = client.get("/clusters/postgresql/?sort=-version").content.decode()
+    assert rows(by_version, "clusters") == ["a-ten", "c-rolling", "b-nine", "d-unknown"]
+
+    detail = client.get("/clusters/postgresql/c-rolling/").content.decode()
+    assert "15.9, 15.10" in detail
+
+    servers = client.get("/servers/postgresql/?sort=version").content.decode()
+    # Equal versions keep the order they were added in.
+    assert rows(servers, "servers") == ["unk1", "nine1", "roll1", "spare-old", "ten1", "roll2", "spare-new"]
+    servers = client.get("/servers/postgresql/?sort=os").content.decode()
+    assert rows(servers, "servers")[-2:] == ["ten1", "nine1"]  # Debian 12.9 < Debian 12.10
+    pool = client.get("/pool/postgresql/?sort=-version").content.decode()
+    assert rows(pool, "pool") == ["spare-new", "spare-old"]
+
+
 def test_cluster_list_pages(db, viewer_user):
     for i in range(30):
         register("postgresql", "Bulk", f"bulk-{i:02d}")
@@ -142,7 +181,8 @@ def test_list_pages_use_a_constant_number_of_queries(db, viewer_user, django_ass
     for url in urls:
         with django_assert_num_queries(counts[url]):
             client.get(url)
-    assert counts["/clusters/postgresql/"] <= 5  # session, user, applications filter, count, page
+    # session, user, applications filter, the fleet's version texts (ranked in Python), count, page
+    assert counts["/clusters/postgresql/"] <= 6
 
 
 def test_cluster_detail_shows_servers_roles_and_versions(fleet, viewer_user):

@@ -78,6 +78,13 @@ POOL_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+# The fleet (DESIGN §3, "Active servers"): active clusters and the Used servers of active
+# clusters. A building cluster joins it when it goes active; a decommissioned one is history.
+# Inventory's clustersServers and Ansible lists, telemetry's collection, patch targets and every
+# report count this fleet, through the fleet() methods below.
+FLEET_CLUSTER_STATUS = ClusterStatus.ACTIVE
+
+
 class ApplicationQuerySet(VisibleQuerySet):
     application_path = ""
 
@@ -103,6 +110,9 @@ class Application(models.Model):
 
 class ClusterQuerySet(VisibleQuerySet):
     application_path = "application"
+
+    def fleet(self):
+        return self.filter(status=FLEET_CLUSTER_STATUS)
 
 
 class Cluster(models.Model):
@@ -131,6 +141,9 @@ class Cluster(models.Model):
 
 class ServerQuerySet(VisibleQuerySet):
     application_path = "cluster__application"
+
+    def fleet(self):
+        return self.filter(status=PoolStatus.USED, cluster__status=FLEET_CLUSTER_STATUS)
 
 
 class Server(models.Model):

@@ -920,10 +920,8 @@ def active_servers(
     server_name: str | None = None,
     user=None,
 ) -> list[dict[str, Any]]:
-    """Every Used server of every active cluster, as camelCase rows, in one query."""
-    qs = Server.objects.filter(
-        dbms_type=dbms_type, status=PoolStatus.USED, cluster__status=ClusterStatus.ACTIVE
-    )
+    """The fleet's servers (Used servers of active clusters), as camelCase rows, in one query."""
+    qs = Server.objects.fleet().filter(dbms_type=dbms_type)
     if cluster:
         qs = qs.filter(cluster__name=cluster)
     if application:

@@ -24,7 +24,7 @@ from rocketdbaas.activities.services import record_activity
 from rocketdbaas.core.errors import Conflict, Invalid, NotFound
 from rocketdbaas.dbms import connection_target, get_module
 from rocketdbaas.dbms.base import patch_order
-from rocketdbaas.inventory.models import Cluster, ClusterStatus, Environment, PoolStatus, Server
+from rocketdbaas.inventory.models import Cluster, Environment, PoolStatus, Server
 from rocketdbaas.patching.models import (
     ACTIVE_RUN_STATUSES,
     CLAIMABLE_RUN_STATUSES,
@@ -419,7 +419,7 @@ def _resolve_clusters(req: RunRequest) -> list[Cluster]:
         )
     qs = Cluster.objects.filter(dbms_type=req.dbms_type).select_related("application")
     if req.selector:
-        qs = qs.filter(status=ClusterStatus.ACTIVE)
+        qs = qs.fleet()
         if req.environment:
             if req.environment not in Environment.values:
                 errors.append(
@@ -436,10 +436,11 @@ def _resolve_clusters(req: RunRequest) -> list[Cluster]:
         if len(set(names)) != len(names):
             errors.append({"field": "clusters", "message": "A cluster is listed twice."})
         by_name = {c.name: c for c in qs.filter(name__in=names)}
+        in_fleet = set(qs.fleet().filter(name__in=names).values_list("name", flat=True))
         for name in names:
             if name not in by_name:
                 errors.append({"field": "clusters", "message": f"No {req.dbms_type} cluster named {name!r}."})
-            elif by_name[name].status != ClusterStatus.ACTIVE:
+            elif name not in in_fleet:
                 errors.append(
                     {"field": "clusters", "message": f"Cluster {name} is {by_name[name].status}, not active."}
                 )

@@ -40,7 +40,7 @@ from rocketdbaas.activities.services import activity_queryset, downtime_for_clus
 from rocketdbaas.backups.models import Backup, BackupStatus
 from rocketdbaas.core.errors import Conflict, Invalid, NotFound
 from rocketdbaas.dbms.versions import is_below
-from rocketdbaas.inventory.models import Application, Cluster, ClusterStatus, PoolStatus, Server
+from rocketdbaas.inventory.models import Application, Cluster, PoolStatus, Server
 from rocketdbaas.patching.models import PatchRunCluster, PatchStep, PatchType, StepOutcome, TargetVersion
 from rocketdbaas.reports.models import RateCard
 from rocketdbaas.reports.periods import MonthRange, add_months, month_label, month_start
@@ -48,9 +48,6 @@ from rocketdbaas.telemetry.models import CollectionResult, DailySize, DatabaseIn
 
 GIB = 1024**3
 CENT = Decimal("0.01")
-
-# Clusters that exist and hold servers; decommissioned ones are history.
-LIVE_CLUSTER_STATUSES = (ClusterStatus.ACTIVE, ClusterStatus.BUILDING)
 
 
 @dataclass(frozen=True)
@@ -82,17 +79,16 @@ def _chart(kind: str, labels: list[str], datasets: list[dict[str, Any]], **optio
 
 
 def live_clusters(dbms_type: str, applications: frozenset[int] | None) -> QuerySet[Cluster]:
-    qs = Cluster.objects.filter(dbms_type=dbms_type, status__in=LIVE_CLUSTER_STATUSES)
+    """The fleet's clusters (inventory's definition)."""
+    qs = Cluster.objects.fleet().filter(dbms_type=dbms_type)
     if applications is not None:
         qs = qs.filter(application_id__in=applications)
     return qs
 
 
 def fleet_servers(dbms_type: str, applications: frozenset[int] | None) -> QuerySet[Server]:
-    """Servers in use by live clusters: what the fleet runs on (replicas included)."""
-    qs = Server.objects.filter(
-        dbms_type=dbms_type, status=PoolStatus.USED, cluster__status__in=LIVE_CLUSTER_STATUSES
-    )
+    """The fleet's servers (inventory's definition; replicas included)."""
+    qs = Server.objects.fleet().filter(dbms_type=dbms_type)
     if applications is not None:
         qs = qs.filter(cluster__application_id__in=applications)
     return qs
@@ -1179,7 +1175,8 @@ def owner_dashboard(user, *, now: datetime | None = None) -> Dashboard:
         latest_outcome=Subquery(latest_result.values("outcome")[:1])
     )
     clusters = list(
-        Cluster.objects.filter(application_id__in=owned, status__in=LIVE_CLUSTER_STATUSES)
+        Cluster.objects.fleet()
+        .filter(application_id__in=owned)
         .select_related("application")
         .annotate(
             server_count=_count_of(Server, "cluster", status=PoolStatus.USED),

@@ -31,7 +31,7 @@ from rocketdbaas.activities.services import record_activity
 from rocketdbaas.core.errors import Conflict, Forbidden, Invalid, NotFound
 from rocketdbaas.dbms import connection_target, get_module
 from rocketdbaas.dbms.base import ServerState
-from rocketdbaas.inventory.models import Cluster, ClusterStatus, PoolStatus, Server
+from rocketdbaas.inventory.models import Cluster, PoolStatus, Server
 from rocketdbaas.patching.services import steps_active_between
 from rocketdbaas.telemetry import credentials as credential_store
 from rocketdbaas.telemetry.models import (
@@ -129,13 +129,14 @@ def get_run(dbms_type: str, run_id: int) -> CollectionRun:
 def servers_in_scope(
     *, dbms_type: str = "", cluster: Cluster | None = None, include_pool: bool = False
 ) -> QuerySet[Server]:
-    """Used servers of active clusters (the fleet), plus Free/Locked pool servers if asked."""
-    scope = Q(status=PoolStatus.USED, cluster__status=ClusterStatus.ACTIVE)
+    """The fleet's servers, plus Free/Locked pool servers if asked; or one cluster's servers."""
     if cluster is not None:
-        scope = Q(status=PoolStatus.USED, cluster=cluster)
-    elif include_pool:
-        scope |= Q(status__in=[PoolStatus.FREE, PoolStatus.LOCKED])
-    qs = Server.objects.filter(scope).select_related("cluster").order_by("name")
+        qs = Server.objects.filter(status=PoolStatus.USED, cluster=cluster)
+    else:
+        qs = Server.objects.fleet()
+        if include_pool:
+            qs |= Server.objects.filter(status__in=[PoolStatus.FREE, PoolStatus.LOCKED])
+    qs = qs.select_related("cluster").order_by("name")
     if dbms_type:
         qs = qs.filter(dbms_type=dbms_type)
     return qs
@@ -150,7 +151,7 @@ def request_collection(
     include_pool: bool = False,
 ) -> CollectionRun:
     """A pending run; the caller runs it now (collect) or enqueues it (tasks.run_collection)."""
-    if cluster is not None and cluster.status != ClusterStatus.ACTIVE:
+    if cluster is not None and not Cluster.objects.fleet().filter(pk=cluster.pk).exists():
         raise Conflict(f"Cluster {cluster.name} is {cluster.status}; only active clusters are collected.")
     return CollectionRun.objects.create(
         trigger=trigger,

@@ -8,6 +8,7 @@ PostgreSQL (the fleet the tests report on):
   crm (cost centre CC-200)
     crm-prod-pg      prod  active    created 2025-12-01  cp1, cp2, cp3 8c/32G/200G (15.10, 15.10, 15.9)
     crm-uat-pg       uat   building  created 2026-04-01  cu1 2c/4G/20G  primary 15.10 rhel 9.4
+                     (not in the fleet until it goes active: never counted)
     crm-old-pg       prod  decommissioned (no servers)
   pool1: a Free spare (never counted)
 MongoDB (must never appear in PostgreSQL reports):

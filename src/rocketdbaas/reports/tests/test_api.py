@@ -37,7 +37,7 @@ def test_every_report_answers_camel_case_json(viewer_api, fleet, slug):
 
 def test_counts_json(viewer_api, fleet):
     body = viewer_api.get("/api/postgresql/reports/counts").json()
-    assert body["summary"] == {"applications": 2, "clusters": 4, "servers": 7, "databases": 0}
+    assert body["summary"] == {"applications": 2, "clusters": 3, "servers": 6, "databases": 0}
     assert body["rows"][0] == {
         "application": "billing",
         "environment": "dev",
@@ -241,7 +241,7 @@ def test_rate_cards_price_the_costs_report(admin_api, viewer_api, fleet):
     admin_api.post("/api/postgresql/reports/rateCards", json={**CARD, "effectiveFrom": "2026-04-01"})
     body = viewer_api.get("/api/postgresql/reports/costs", since="2026-04", until="2026-04").json()
     crm = next(row for row in body["rows"] if row["application"] == "crm")
-    assert crm["totalCost"] == 26 * 10.5 + 100 * 2 + 620 * 0.1 and crm["currency"] == "EUR"
+    assert crm["totalCost"] == 24 * 10.5 + 96 * 2 + 600 * 0.1 and crm["currency"] == "EUR"
     assert body["summary"]["rateCards"][0]["effectiveFrom"] == "2026-04-01"
 
 

@@ -76,13 +76,13 @@ def test_costs_per_application_and_month(fleet, rate_cards):
         ("crm", "2026-02"): (3, 24, 96, 600, 492.0),
         ("billing", "2026-03"): (3, 10, 40, 250, 205.0),  # + billing-dev-pg: 100 + 80 + 25
         ("crm", "2026-03"): (3, 24, 96, 600, 492.0),
-        # April: the second card (12 per core) and the building crm-uat-pg.
+        # April: the second card (12 per core); crm-uat-pg is still building, not in the fleet.
         ("billing", "2026-04"): (3, 10, 40, 250, 225.0),  # 120 + 80 + 25
-        ("crm", "2026-04"): (4, 26, 100, 620, 574.0),  # 312 + 200 + 62
+        ("crm", "2026-04"): (3, 24, 96, 600, 540.0),  # 288 + 192 + 60
     }
     row = next(r for r in report.rows if (r["application"], r["month"]) == ("crm", "2026-04"))
-    assert row["compute_cost"] == 574.0 and row["currency"] == "USD" and row["cost_centre"] == "CC-200"
-    assert report.summary["total_cost"] == 164 * 2 + 492 * 3 + 205 + 225 + 574
+    assert row["compute_cost"] == 540.0 and row["currency"] == "USD" and row["cost_centre"] == "CC-200"
+    assert report.summary["total_cost"] == 164 * 2 + 492 * 3 + 205 + 225 + 540
     assert report.summary["months_without_rate_card"] == ["2025-12"]
     assert any("2025-12" in note for note in report.notes)
     assert [card.effective_from for card in report.summary["rate_cards"]] == [
@@ -92,7 +92,7 @@ def test_costs_per_application_and_month(fleet, rate_cards):
     assert report.chart["labels"] == ["2025-12", "2026-01", "2026-02", "2026-03", "2026-04"]
     assert {ds["label"]: ds["data"] for ds in report.chart["datasets"]} == {
         "billing": [0, 164.0, 164.0, 205.0, 225.0],
-        "crm": [0, 492.0, 492.0, 492.0, 574.0],
+        "crm": [0, 492.0, 492.0, 492.0, 540.0],
     }
 
 
@@ -146,9 +146,9 @@ def patch_history(fleet):
 def test_unpatched_servers_and_clusters(fleet, patch_history):
     report = unpatched_servers("postgresql", days=90, now=NOW)
     assert report.summary == {
-        "servers": 7,
+        "servers": 6,
         "unpatched_servers": 5,
-        "clusters": 4,
+        "clusters": 3,
         "unpatched_clusters": 3,
         "version_unknown_servers": 0,
         "version_unknown_clusters": 0,
@@ -167,7 +167,7 @@ def test_unpatched_servers_and_clusters(fleet, patch_history):
     }
     cp2 = next(r for r in report.rows if r["server"] == "cp2")
     assert cp2["last_patched_at"] == at("2026-01-01") and cp2["cluster_name"] == "crm-prod-pg"
-    assert report.chart["datasets"][0]["data"] == [2, 1]  # up to date: cp1 + cu1; crm-uat-pg
+    assert report.chart["datasets"][0]["data"] == [1, 0]  # up to date: cp1 (crm-uat-pg is building)
     assert report.chart["datasets"][1]["data"] == [5, 3]
     assert report.chart["datasets"][2]["data"] == [0, 0]
     assert report.notes == []

@@ -70,14 +70,12 @@ def test_counts_by_application_and_environment(fleet, sizes):
         {"application": "billing", "environment": "dev", "clusters": 1, "servers": 1, "databases": 0},
         {"application": "billing", "environment": "prod", "clusters": 1, "servers": 2, "databases": 2},
         {"application": "crm", "environment": "prod", "clusters": 1, "servers": 3, "databases": 1},
-        {"application": "crm", "environment": "uat", "clusters": 1, "servers": 1, "databases": 0},
     ]
-    assert report.summary == {"clusters": 4, "servers": 7, "databases": 3, "applications": 2}
+    assert report.summary == {"clusters": 3, "servers": 6, "databases": 3, "applications": 2}
     assert report.chart["labels"] == ["billing", "crm"]
     assert {ds["label"]: ds["data"] for ds in report.chart["datasets"]} == {
         "dev": [1, 0],
         "prod": [1, 1],
-        "uat": [0, 1],
     }
     assert report.notes == []
 

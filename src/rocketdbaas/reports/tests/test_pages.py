@@ -83,7 +83,6 @@ def test_counts_csv_content(viewer, fleet):
         ["billing", "dev", "1", "1", "0"],
         ["billing", "prod", "1", "2", "0"],
         ["crm", "prod", "1", "3", "0"],
-        ["crm", "uat", "1", "1", "0"],
     ]
 
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from rocketdbaas.inventory.models import Cluster, ClusterStatus
 from rocketdbaas.patching.models import (
     PatchRecipe,
     PatchRun,
@@ -175,6 +176,7 @@ def test_unpatched_servers_and_clusters(fleet, patch_history):
 
 def test_unknown_versions_are_never_counted_up_to_date(fleet, patch_history):
     uat = fleet.clusters["crm-uat-pg"]
+    Cluster.objects.filter(pk=uat.pk).update(status=ClusterStatus.ACTIVE)  # built: in the fleet now
     # Joined recently (not overdue): only their versions can make them need attention.
     make_server("cu2", uat, 2, 4, 20, db="", created="2026-06-01")
     make_server("cu3", uat, 2, 4, 20, db="PostgreSQL, build unknown", created="2026-06-01")

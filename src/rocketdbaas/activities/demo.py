@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from rocketdbaas.activities.models import Activity, ActivityType
 from rocketdbaas.activities.services import record_activity
-from rocketdbaas.inventory.models import Cluster, ClusterStatus
+from rocketdbaas.inventory.models import Cluster
 
 
 def load_demo(stdout) -> None:
@@ -15,9 +15,7 @@ def load_demo(stdout) -> None:
         stdout.write("  activities: demo history already there")
         return
     now = timezone.now().replace(minute=0, second=0, microsecond=0)
-    clusters = list(
-        Cluster.objects.filter(status=ClusterStatus.ACTIVE).order_by("name").prefetch_related("servers")
-    )
+    clusters = list(Cluster.objects.fleet().order_by("name").prefetch_related("servers"))
     with transaction.atomic():
         for index, cluster in enumerate(clusters):
             servers = list(cluster.servers.order_by("name"))

@@ -9,7 +9,7 @@ from django.utils import timezone
 from rocketdbaas.backups.models import Backup, BackupStatus, BackupType, RetentionPolicy
 from rocketdbaas.backups.services import NewBackup, register_backup, set_policy
 from rocketdbaas.dbms import DbmsType
-from rocketdbaas.inventory.models import Cluster, ClusterStatus
+from rocketdbaas.inventory.models import Cluster
 
 WEEKS = 6
 
@@ -40,7 +40,7 @@ def load_demo(stdout) -> None:
         return
     today = timezone.now().replace(hour=1, minute=0, second=0, microsecond=0)
     created = 0
-    for index, cluster in enumerate(Cluster.objects.filter(status=ClusterStatus.ACTIVE).order_by("name")):
+    for index, cluster in enumerate(Cluster.objects.fleet().order_by("name")):
         size = float(sum(s.db_gigs for s in cluster.servers.all()[:1]) or 100) * 0.6
         for day in range(WEEKS * 7, 0, -1):
             start = today - timedelta(days=day)

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from rocketdbaas.dbms import get_module
-from rocketdbaas.inventory.models import Cluster, ClusterStatus
+from rocketdbaas.inventory.models import Cluster
 from rocketdbaas.telemetry import services
 from rocketdbaas.telemetry.models import DailySize, DatabaseInfo, SampleSource, SizeSample, VersionSample
 
@@ -52,9 +52,7 @@ def load_demo(stdout) -> None:
         (now - timedelta(days=services.raw_retention_days() - 1)).date(), datetime.min.time(), tzinfo=UTC
     )
     first_day = (now - timedelta(days=HISTORY_DAYS)).date()
-    clusters = list(
-        Cluster.objects.filter(status=ClusterStatus.ACTIVE).prefetch_related("servers").order_by("name")
-    )
+    clusters = list(Cluster.objects.fleet().prefetch_related("servers").order_by("name"))
     with_data = set(DailySize.objects.values_list("cluster_id", flat=True).distinct())
     loaded = 0
     for cluster in clusters:

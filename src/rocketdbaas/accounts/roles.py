@@ -56,12 +56,6 @@ def require_admin(request: HttpRequest) -> None:
         raise Forbidden("This needs the admin role.")
 
 
-def require_fleet_reader(user) -> None:
-    """Fleet-wide records (collection runs, every server's errors) are for admins, DBAs and viewers."""
-    if not reads_whole_fleet(user):
-        raise Forbidden("This needs the admin, dba or viewer role.")
-
-
 def can_write(request: HttpRequest) -> bool:
     """Viewers and read-only tokens never write, whatever the route."""
     token = getattr(request, "api_token", None)

@@ -86,11 +86,9 @@ def list_activities(request: HttpRequest, dbms_type: str, filters: Query[Activit
 def downtime(request: HttpRequest, dbms_type: str, cluster: str | None = None, period: str | None = None):
     kind = resolve_dbms_type(dbms_type)
     start, end = services.month_bounds(period)
-    cluster_ids = None
+    cluster_ids = services.visible_cluster_ids(kind, request.user)
     if cluster:
-        cluster_ids = [services.visible_cluster(kind, cluster, request.user).pk]
-    elif (scoped := services.visible_cluster_ids(kind, request.user)) is not None:
-        cluster_ids = scoped
+        cluster_ids = cluster_ids.filter(pk=services.visible_cluster(kind, cluster, request.user).pk)
     results = services.downtime_for_clusters(kind, start, end, cluster_ids)
     return {
         "period": f"{start:%Y-%m}",

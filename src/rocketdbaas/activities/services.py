@@ -15,7 +15,6 @@ from django.db.models import Case, Count, F, Max, Min, OuterRef, Q, QuerySet, Su
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from rocketdbaas.accounts.models import Role
 from rocketdbaas.activities.downtime import DowntimeEvent, DowntimeResult, summarize
 from rocketdbaas.activities.models import Activity, ActivityType
 from rocketdbaas.core.errors import Invalid, NotFound
@@ -120,13 +119,6 @@ def check_ticket_url(url: str | None) -> str | None:
     return None
 
 
-def _scope(qs: QuerySet, user) -> QuerySet:
-    """Application owners see only their own applications' clusters."""
-    if user is not None and getattr(user, "role", None) == Role.OWNER:
-        return qs.filter(cluster__application__owners=user)
-    return qs
-
-
 def _corrections_of_outer() -> QuerySet:
     return Activity.objects.filter(corrects=OuterRef("pk")).order_by("-id")
 
@@ -155,27 +147,20 @@ def activity_queryset(dbms_type: str | None = None, user=None) -> QuerySet:
     )
     if dbms_type is not None:
         qs = qs.filter(dbms_type=dbms_type)
-    return _scope(qs, user)
+    return qs.visible_to(user)
 
 
 def visible_cluster(dbms_type: str, name: str, user) -> Cluster:
     """A cluster by name, as far as this user may see it (404 otherwise)."""
-    qs = Cluster.objects.filter(dbms_type=dbms_type, name=name)
-    if user is not None and getattr(user, "role", None) == Role.OWNER:
-        qs = qs.filter(application__owners=user)
-    cluster = qs.first()
+    cluster = Cluster.objects.visible_to(user).filter(dbms_type=dbms_type, name=name).first()
     if cluster is None:
         raise NotFound(f"No {dbms_type} cluster named {name!r}.")
     return cluster
 
 
-def visible_cluster_ids(dbms_type: str, user) -> list[int] | None:
-    """The clusters an application owner may see; None means every cluster."""
-    if user is not None and getattr(user, "role", None) == Role.OWNER:
-        return list(
-            Cluster.objects.filter(dbms_type=dbms_type, application__owners=user).values_list("pk", flat=True)
-        )
-    return None
+def visible_cluster_ids(dbms_type: str, user) -> QuerySet:
+    """The clusters of this type the user may see, as a subquery of primary keys."""
+    return Cluster.objects.visible_to(user).filter(dbms_type=dbms_type).values("pk")
 
 
 def filtered_activities(
@@ -306,10 +291,9 @@ def record_activities(*, dbms_type: str, items: Sequence[NewActivity], user, pre
     }
     originals = {
         a.pk: a
-        for a in _scope(
-            Activity.objects.filter(dbms_type=dbms_type, pk__in={i.corrects for i in items if i.corrects}),
-            user,
-        ).select_related("cluster", "server", "corrects")
+        for a in Activity.objects.visible_to(user)
+        .filter(dbms_type=dbms_type, pk__in={i.corrects for i in items if i.corrects})
+        .select_related("cluster", "server", "corrects")
     }
     errors = _validate(dbms_type, items, clusters, servers, originals, now, prefix)
     if errors:
@@ -374,7 +358,7 @@ def add_correction(
     details: dict | None = None,
 ) -> Activity:
     """Amend an activity by appending a correction (e.g. the ticket link of an outage)."""
-    if not _scope(Activity.objects.filter(dbms_type=dbms_type, pk=activity_id), user).exists():
+    if not Activity.objects.visible_to(user).filter(dbms_type=dbms_type, pk=activity_id).exists():
         raise NotFound(f"No {dbms_type} activity with id {activity_id}.")
     item = NewActivity(
         summary=summary, ticket_url=ticket_url, planned=planned, details=details or {}, corrects=activity_id
@@ -471,7 +455,7 @@ def downtime_for_clusters(
     dbms_type: str,
     period_start: datetime,
     period_end: datetime,
-    cluster_ids: Sequence[int] | None = None,
+    cluster_ids: Sequence[int] | QuerySet | None = None,
     *,
     now: datetime | None = None,
 ) -> list[DowntimeResult]:

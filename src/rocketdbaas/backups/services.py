@@ -14,7 +14,6 @@ from django.db.models import CharField, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from rocketdbaas.accounts.models import Role
 from rocketdbaas.activities.models import ActivityType
 from rocketdbaas.activities.services import no_jit, record_activity, visible_cluster
 from rocketdbaas.backups.importers import ImportFormatError, ImportResult, parse_pbm, parse_pgbackrest
@@ -54,17 +53,11 @@ class NewBackup:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _scope(qs: QuerySet, user) -> QuerySet:
-    if user is not None and getattr(user, "role", None) == Role.OWNER:
-        return qs.filter(cluster__application__owners=user)
-    return qs
-
-
 def backup_queryset(dbms_type: str | None = None, user=None) -> QuerySet:
     qs = Backup.objects.select_related("cluster", "server", "depends_on")
     if dbms_type is not None:
         qs = qs.filter(dbms_type=dbms_type)
-    return _scope(qs, user)
+    return qs.visible_to(user)
 
 
 def filtered_backups(

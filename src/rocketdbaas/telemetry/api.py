@@ -121,8 +121,7 @@ def list_runs(
     request: HttpRequest, dbms_type: str, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)
 ):
     dbms = resolve_dbms_type(dbms_type)
-    services.require_fleet_reader(request.user)
-    qs = services.runs_for(dbms).select_related("cluster", "requested_by")
+    qs = services.runs_for(dbms).visible_to(request.user).select_related("cluster", "requested_by")
     return {"count": qs.count(), "items": [run_out(r) for r in qs[offset : offset + limit]]}
 
 
@@ -133,10 +132,11 @@ def list_runs(
 )
 def get_run(request: HttpRequest, dbms_type: str, run_id: int = RowId):
     dbms = resolve_dbms_type(dbms_type)
-    services.require_fleet_reader(request.user)
-    run = services.get_run(dbms, run_id)
-    results = CollectionResult.objects.filter(run=run, server__dbms_type=dbms).select_related(
-        "server", "cluster"
+    run = services.get_run(dbms, run_id, request.user)
+    results = (
+        CollectionResult.objects.visible_to(request.user)
+        .filter(run=run, server__dbms_type=dbms)
+        .select_related("server", "cluster")
     )
     return {**run_out(run), "results": [result_out(r) for r in results.order_by("server__name")]}
 

@@ -47,6 +47,11 @@ class SecretSource(models.TextChoices):
     FILE = "file", "Secret file"
 
 
+class CollectionRunQuerySet(VisibleQuerySet):
+    # Fleet-wide runs have no cluster, so only fleet readers see them.
+    application_path = "cluster__application"
+
+
 class CollectionRun(models.Model):
     """One pass of the collector over the servers in its scope."""
 
@@ -68,6 +73,8 @@ class CollectionRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CollectionRunQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -25,10 +25,9 @@ from django.db.models import Count, DateField, F, Max, OuterRef, Q, QuerySet, Su
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
-from rocketdbaas.accounts.models import Role
 from rocketdbaas.activities.models import Activity, ActivityType
 from rocketdbaas.activities.services import record_activity
-from rocketdbaas.core.errors import Conflict, Forbidden, Invalid, NotFound
+from rocketdbaas.core.errors import Conflict, Invalid, NotFound
 from rocketdbaas.dbms import connection_target, get_module
 from rocketdbaas.dbms.base import ServerState
 from rocketdbaas.inventory.models import Cluster, PoolStatus, Server
@@ -37,6 +36,7 @@ from rocketdbaas.telemetry import credentials as credential_store
 from rocketdbaas.telemetry.models import (
     CollectionResult,
     CollectionRun,
+    CollectionRunQuerySet,
     DailySize,
     DatabaseInfo,
     DbCredential,
@@ -88,19 +88,15 @@ def is_system_database(dbms_type: str, name: str) -> bool:
 # --------------------------------------------------------------------------- lookups
 
 
-def require_fleet_reader(user) -> None:
-    """Fleet-wide telemetry (runs, every server's errors) is for admins, DBAs and viewers."""
-    if getattr(user, "role", None) not in (Role.ADMIN, Role.DBA, Role.VIEWER):
-        raise Forbidden("Fleet telemetry needs the admin, dba or viewer role.")
-
-
 def find_cluster(dbms_type: str, name: str, *, user=None, field: str | None = None) -> Cluster:
     """A cluster by name. Owners see only their applications' clusters. Named in a request body
     (`field`), an unknown one is a 422 on that field; in a URL, a 404."""
-    qs = Cluster.objects.filter(dbms_type=dbms_type, name=name).select_related("application")
-    if user is not None and getattr(user, "role", None) == Role.OWNER:
-        qs = qs.filter(application__owners=user)
-    cluster = qs.first()
+    cluster = (
+        Cluster.objects.visible_to(user)
+        .filter(dbms_type=dbms_type, name=name)
+        .select_related("application")
+        .first()
+    )
     if cluster is None:
         detail = f"No {dbms_type} cluster named {name!r}."
         if field:
@@ -109,15 +105,21 @@ def find_cluster(dbms_type: str, name: str, *, user=None, field: str | None = No
     return cluster
 
 
-def runs_for(dbms_type: str) -> QuerySet[CollectionRun]:
+def runs_for(dbms_type: str) -> CollectionRunQuerySet:
     """Runs that covered this dbmsType (its own, and the all-types scheduled ones)."""
     return CollectionRun.objects.filter(Q(dbms_type=dbms_type) | Q(dbms_type="")).order_by(
         "-created_at", "-id"
     )
 
 
-def get_run(dbms_type: str, run_id: int) -> CollectionRun:
-    run = runs_for(dbms_type).select_related("cluster", "requested_by").filter(pk=run_id).first()
+def get_run(dbms_type: str, run_id: int, user=None) -> CollectionRun:
+    run = (
+        runs_for(dbms_type)
+        .visible_to(user)
+        .select_related("cluster", "requested_by")
+        .filter(pk=run_id)
+        .first()
+    )
     if run is None:
         raise NotFound(f"No {dbms_type} collection run {run_id}.")
     return run

@@ -62,7 +62,7 @@ def test_an_owner_sees_only_their_applications_objects(two_teams):
 def test_anyone_else_sees_nothing(two_teams, how):
     from django.contrib.auth.models import AnonymousUser
 
-    owner, mine, _ = two_teams
+    _, mine, _ = two_teams
     if how == "anonymous":
         user = AnonymousUser()
     else:

@@ -100,7 +100,7 @@ def test_collect_bad_input_queues_nothing(dba_api, fleet, path, body, status):
 
 @pytest.mark.parametrize(
     ("client", "post_status", "get_status"),
-    [("viewer_api", 403, 200), ("readonly_api", 403, 200), ("owner_api", 403, 403), ("anon_api", 401, 401)],
+    [("viewer_api", 403, 200), ("readonly_api", 403, 200), ("owner_api", 403, 200), ("anon_api", 401, 401)],
 )
 def test_collect_permissions(request, fleet, client, post_status, get_status):
     api = request.getfixturevalue(client)

@@ -37,7 +37,7 @@ from rocketdbaas.activities.services import record_activity
 from rocketdbaas.dbms import connection_target, get_module
 from rocketdbaas.dbms.base import ClusterHealth, HealthLimits, ServerState, patch_order
 from rocketdbaas.inventory.models import Application, Cluster, PoolStatus, Server
-from rocketdbaas.patching import services, signals
+from rocketdbaas.patching import run_state, signals
 from rocketdbaas.patching.executors import ExecResult, Executor, RemoteHost, build_executor, ssh_user
 from rocketdbaas.patching.models import (
     CLAIMABLE_RUN_STATUSES,
@@ -95,7 +95,7 @@ def read_version(recipe: PatchRecipe, executor: Executor, state: ServerState) ->
     """(version, error): the recipe's version command's last output line, or for DB recipes
     without one, the version the database reports."""
     if recipe.version_command.strip():
-        command = services.render(recipe.version_command, executor.host.variables)
+        command = run_state.render(recipe.version_command, executor.host.variables)
         result = executor.run_shell(
             command, timeout=min(recipe.timeout_seconds, _setting("PATCH_VERSION_TIMEOUT", 60))
         )
@@ -200,14 +200,14 @@ class Heartbeat(threading.Thread):
         super().__init__(name=f"patch-heartbeat-{orchestrator.run_id}", daemon=True)
         self.orchestrator = orchestrator
         self.stopped = threading.Event()
-        self.interval = max(0.2, services.lease_seconds() / 3)
+        self.interval = max(0.2, run_state.lease_seconds() / 3)
 
     def run(self) -> None:
         try:
             while not self.stopped.wait(self.interval):
                 self.beat()
         finally:
-            services.close_thread_connections()
+            run_state.close_thread_connections()
 
     def beat(self) -> None:
         o = self.orchestrator
@@ -259,7 +259,7 @@ class RunOrchestrator:
 
     def _claim(self) -> PatchRun | None:
         now = timezone.now()
-        stale = now - timedelta(seconds=services.lease_seconds())
+        stale = now - timedelta(seconds=run_state.lease_seconds())
         claimed = (
             PatchRun.objects.filter(pk=self.run_id, dry_run=False, status__in=CLAIMABLE_RUN_STATUSES)
             .filter(Q(owner="") | Q(owner=self.owner) | Q(heartbeat_at__lt=stale))
@@ -283,8 +283,8 @@ class RunOrchestrator:
                 with transaction.atomic():
                     run = PatchRun.objects.select_for_update().get(pk=run.pk)
                     reason = "pre-flight failed: " + "; ".join(problems)
-                    services.cancel_pending_steps(run, f"not started: {reason}")
-                    services.finish_run(run, RunStatus.FAILED, reason)
+                    run_state.cancel_pending_steps(run, f"not started: {reason}")
+                    run_state.finish_run(run, RunStatus.FAILED, reason)
                 return RunStatus.FAILED
             with transaction.atomic():
                 PatchRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, started_at=timezone.now())
@@ -322,8 +322,8 @@ class RunOrchestrator:
                     reason=f"{reason}; check {step.server.name} by hand",
                     finished_at=now,
                 )
-            services.cancel_pending_steps(run, f"not started: {reason}")
-            services.finish_run(run, RunStatus.FAILED, reason)
+            run_state.cancel_pending_steps(run, f"not started: {reason}")
+            run_state.finish_run(run, RunStatus.FAILED, reason)
         return RunStatus.FAILED
 
     # ------------------------------------------------------------ control
@@ -342,7 +342,7 @@ class RunOrchestrator:
             return "cancel"
         if run.pause_requested_at:
             return "pause"
-        if services.failure_count(run) >= run.max_failures:
+        if run_state.failure_count(run) >= run.max_failures:
             return "max_failures"
         return None
 
@@ -404,7 +404,7 @@ class RunOrchestrator:
         try:
             ClusterPatcher(self, rc_id).run()
         finally:
-            services.close_thread_connections()
+            run_state.close_thread_connections()
 
     def _conclude(self) -> str | None:
         with transaction.atomic():
@@ -412,14 +412,14 @@ class RunOrchestrator:
             if run.owner != self.owner:
                 return None
             pending = run.steps.filter(status=StepStatus.PENDING).exists()
-            failures = services.failure_count(run)
+            failures = run_state.failure_count(run)
             if run.cancel_requested_at:
-                services.cancel_pending_steps(run, "cancelled")
-                services.finish_run(run, RunStatus.CANCELLED, run.reason or "cancelled")
+                run_state.cancel_pending_steps(run, "cancelled")
+                run_state.finish_run(run, RunStatus.CANCELLED, run.reason or "cancelled")
             elif pending and failures >= run.max_failures:
                 reason = f"stopped after {failures} failed server(s) (maxFailures {run.max_failures})"
-                services.cancel_pending_steps(run, f"not started: {reason}")
-                services.finish_run(run, RunStatus.FAILED, reason)
+                run_state.cancel_pending_steps(run, f"not started: {reason}")
+                run_state.finish_run(run, RunStatus.FAILED, reason)
             elif pending and run.pause_requested_at:
                 PatchRun.objects.filter(pk=run.pk).update(status=RunStatus.PAUSED, owner="")
                 return RunStatus.PAUSED
@@ -427,7 +427,7 @@ class RunOrchestrator:
                 return None  # lost the lease mid-way; the next owner carries on
             else:
                 failed = f"{failures} server(s) failed" if failures else ""
-                services.finish_run(run, RunStatus.FAILED if failures else RunStatus.SUCCEEDED, failed)
+                run_state.finish_run(run, RunStatus.FAILED if failures else RunStatus.SUCCEEDED, failed)
             return run.status
 
 
@@ -444,7 +444,7 @@ class ClusterPatcher:
         self.recipe = self.patch_run.recipe
         self.cluster: Cluster = self.rc.cluster
         self.module = get_module(self.cluster.dbms_type)
-        self.patch_settings = services.patch_settings_for(self.cluster)
+        self.patch_settings = run_state.patch_settings_for(self.cluster)
         # Health looks at every member of the cluster, not only the servers in this run.
         members = {
             s.pk: s
@@ -464,7 +464,7 @@ class ClusterPatcher:
         )
 
     def values_for(self, server: Server) -> dict[str, Any]:
-        return services.server_variables(
+        return run_state.server_variables(
             self.recipe, self.patch_settings, server, self.patch_run.patch_version
         )
 
@@ -506,7 +506,7 @@ class ClusterPatcher:
     def _halt(self, failed: PatchStep) -> None:
         with transaction.atomic():
             reason = f"not started: the cluster halted after {failed.server.name} failed"
-            services.cancel_pending_steps(self.patch_run, reason, clusters=[self.rc.pk])
+            run_state.cancel_pending_steps(self.patch_run, reason, clusters=[self.rc.pk])
             PatchRunCluster.objects.filter(pk=self.rc.pk).update(
                 status=ClusterRunStatus.FAILED,
                 active=False,
@@ -659,7 +659,7 @@ class StepRunner:
                 },
             )
             record_server_facts(self.server.pk, run.patch_type, step.version_after, step.role_after)
-            services.announce_step_finished(run, step)
+            run_state.announce_step_finished(run, step)
         return outcome
 
     # ------------------------------------------------------------ phases
@@ -731,7 +731,7 @@ class StepRunner:
             )
             self.out.note(f"switchover to {candidate}: running the cluster's switchover command")
             result = self.executor.run_shell(
-                services.render(ps.switchover_command, values),
+                run_state.render(ps.switchover_command, values),
                 timeout=self.recipe.timeout_seconds,
                 on_output=self.out.write,
             )
@@ -740,7 +740,7 @@ class StepRunner:
         elif ps.patroni_url.strip():
             from rocketdbaas.dbms.postgresql import patroni_switchover
 
-            url = services.render(ps.patroni_url, values)
+            url = run_state.render(ps.patroni_url, values)
             self.out.note(f"switchover to {candidate} through Patroni at {url}")
             try:
                 self.out.write(patroni_switchover(url, self.server.name, candidate) + "\n")
@@ -810,7 +810,7 @@ class StepRunner:
                     template, timeout=remaining, on_output=self.out.write
                 )
             else:
-                command = services.render(template, values)
+                command = run_state.render(template, values)
                 self.out.note(f"{label}: {command}")
                 result = self.executor.run_shell(command, timeout=remaining, on_output=self.out.write)
             self._stage(exit_code=result.exit_code)

@@ -5,16 +5,15 @@
 import logging
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, close_old_connections, connections, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
@@ -40,9 +39,17 @@ from rocketdbaas.patching.models import (
     PatchType,
     RunStatus,
     StepOutcome,
-    StepStatus,
     TargetVersion,
 )
+from rocketdbaas.patching.run_state import (
+    cancel_pending_steps,
+    finish_run,
+    lease_seconds,
+    patch_settings_for,
+    placeholders_in,
+    server_variables,
+)
+from rocketdbaas.patching.tasks import enqueue_run
 from rocketdbaas.telemetry.credentials import credentials_for
 
 logger = logging.getLogger(__name__)
@@ -51,10 +58,6 @@ MAX_BATCH_ITEMS = 20
 MAX_CLUSTERS_PER_RUN = 1000
 # The canary goes first: the least critical environments are patched before production.
 ENVIRONMENT_ORDER = [Environment.DEV, Environment.QA, Environment.UAT, Environment.DR, Environment.PROD]
-
-
-def lease_seconds() -> int:
-    return int(getattr(settings, "PATCH_LEASE_SECONDS", 60))
 
 
 def _actor(user):
@@ -67,52 +70,6 @@ def _who(user) -> str:
 
 
 # ---------------------------------------------------------------- versions and placeholders
-
-
-def version_key(version: str) -> tuple:
-    """Natural order for version strings: "15.10" > "15.9", "7.0.12" > "7.0.2"."""
-    return tuple(
-        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.findall(r"\d+|[^\d.]+", version)
-    )
-
-
-_PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def render(template: str, values: dict[str, Any]) -> str:
-    """Fill {name} placeholders; shell ${VAR} is left alone. An unknown name is a KeyError."""
-
-    def fill(match: re.Match) -> str:
-        return str(values[match.group(1)])
-
-    return _PLACEHOLDER.sub(fill, template)
-
-
-def placeholders_in(template: str) -> set[str]:
-    return set(_PLACEHOLDER.findall(template))
-
-
-def server_variables(
-    recipe: PatchRecipe, patch_settings: ClusterPatchSettings, server: Server, patch_version: str
-) -> dict[str, Any]:
-    """Everything a command for this server may use: recipe defaults < cluster variables <
-    server variables < the built-in facts (which cannot be overridden, except ssh_port)."""
-    values: dict[str, Any] = {}
-    values.update(recipe.variables or {})
-    values.update(patch_settings.variables or {})
-    values.update((patch_settings.server_variables or {}).get(server.name, {}))
-    module = get_module(server.dbms_type)
-    values.setdefault("ssh_port", getattr(settings, "PATCH_SSH_PORT", 22))
-    values.update(
-        server=server.name,
-        host=server.address,
-        port=server.port or module.DEFAULT_PORT,
-        version=patch_version,
-        patch_type=recipe.patch_type,
-        dbms_type=server.dbms_type,
-        cluster=server.cluster.name if server.cluster is not None else "",
-    )
-    return values
 
 
 def recipe_commands(recipe: PatchRecipe) -> dict[str, str]:
@@ -225,14 +182,6 @@ def delete_recipe(dbms_type: str, name: str, user=None) -> None:
 # ---------------------------------------------------------------- cluster patch settings
 
 
-def patch_settings_for(cluster: Cluster) -> ClusterPatchSettings:
-    """The cluster's settings, or the defaults (unsaved) when it has none."""
-    try:
-        return cluster.patch_settings
-    except ClusterPatchSettings.DoesNotExist:
-        return ClusterPatchSettings(cluster=cluster)
-
-
 def _get_cluster(dbms_type: str, name: str) -> Cluster:
     cluster = Cluster.objects.filter(dbms_type=dbms_type, name=name).select_related("application").first()
     if cluster is None:
@@ -310,19 +259,6 @@ def set_target_version(dbms_type: str, patch_type: str, version: str, user=None)
             details={"targetVersion": version, "patchType": patch_type},
         )
     return target
-
-
-def raise_target_version(dbms_type: str, patch_type: str, version: str) -> None:
-    """After a successful run: the fleet's target is at least what was just rolled out."""
-    current = (
-        TargetVersion.objects.select_for_update().filter(dbms_type=dbms_type, patch_type=patch_type).first()
-    )
-    if current is None:
-        TargetVersion.objects.create(dbms_type=dbms_type, patch_type=patch_type, version=version)
-    elif version_key(version) > version_key(current.version):
-        current.version = version
-        current.updated_by = None
-        current.save(update_fields=["version", "updated_by", "updated_at"])
 
 
 # ---------------------------------------------------------------- batch plans
@@ -786,16 +722,6 @@ def _record_dry_run(req: RunRequest, resolved: ResolvedRun, user, plan: dict[int
     return run
 
 
-# ---------------------------------------------------------------- queue
-
-
-def enqueue_run(run_id: int) -> None:
-    from rocketdbaas.patching.tasks import execute_patch_run
-
-    PatchRun.objects.filter(pk=run_id).update(queued_at=timezone.now())
-    execute_patch_run.enqueue(run_id)
-
-
 # ---------------------------------------------------------------- reading runs
 
 
@@ -1001,61 +927,6 @@ def cancel_run(dbms_type: str, run_id: int, user=None) -> PatchRun:
     return run
 
 
-def cancel_pending_steps(run: PatchRun, reason: str, clusters: Iterable[int] | None = None) -> int:
-    """Pending steps (of the given run clusters, or all) become cancelled; call inside a transaction."""
-    now = timezone.now()
-    qs = run.steps.filter(status=StepStatus.PENDING)
-    if clusters is not None:
-        qs = qs.filter(run_cluster_id__in=list(clusters))
-    steps = list(qs.select_related("cluster", "server"))
-    qs.filter(pk__in=[s.pk for s in steps]).update(
-        status=StepStatus.CANCELLED, outcome=StepOutcome.CANCELLED, reason=reason, finished_at=now
-    )
-    cluster_qs = run.clusters.filter(status__in=[ClusterRunStatus.PENDING, ClusterRunStatus.RUNNING])
-    if clusters is not None:
-        cluster_qs = cluster_qs.filter(pk__in=list(clusters))
-    # A cluster with a server still in progress stays running until that server is done.
-    cluster_qs.exclude(
-        Exists(PatchStep.objects.filter(run_cluster=OuterRef("pk"), status__in=IN_FLIGHT_STEP_STATUSES))
-    ).update(status=ClusterRunStatus.CANCELLED, active=False, reason=reason, finished_at=now)
-    for step in steps:
-        step.status = step.outcome = StepOutcome.CANCELLED
-        step.reason = reason
-        announce_step_finished(run, step)
-    return len(steps)
-
-
-def finish_run(run: PatchRun, status: str, reason: str = "") -> None:
-    """Close a run (inside a transaction): release its clusters and announce it after commit."""
-    now = timezone.now()
-    run.status = status
-    run.reason = reason or run.reason
-    run.finished_at = now
-    run.owner = ""
-    run.save(update_fields=["status", "reason", "finished_at", "owner"])
-    run.clusters.filter(status__in=[ClusterRunStatus.PENDING, ClusterRunStatus.RUNNING]).update(
-        status=ClusterRunStatus.CANCELLED, reason=reason, finished_at=now
-    )
-    run.clusters.filter(active=True).update(active=False)
-    if status == RunStatus.SUCCEEDED:
-        raise_target_version(run.dbms_type, run.patch_type, run.patch_version)
-    from rocketdbaas.patching import signals
-
-    def announce() -> None:
-        fresh = PatchRun.objects.get(pk=run.pk)
-        signals.run_finished.send(sender=PatchRun, run=fresh)
-        if fresh.status == RunStatus.FAILED:
-            signals.run_failed.send(sender=PatchRun, run=fresh)
-
-    transaction.on_commit(announce)
-
-
-def announce_step_finished(run: PatchRun, step: PatchStep) -> None:
-    from rocketdbaas.patching import signals
-
-    transaction.on_commit(lambda: signals.step_finished.send(sender=PatchRun, run=run, step=step))
-
-
 def retry_failed(dbms_type: str, run_id: int, user=None) -> PatchRun:
     """Run again, in a finished failed run, the servers that failed and those that never got
     their turn because their cluster halted or the run stopped. Old steps stay in the ledger;
@@ -1106,46 +977,6 @@ def retry_failed(dbms_type: str, run_id: int, user=None) -> PatchRun:
         )
         transaction.on_commit(lambda: enqueue_run(run.pk))
     return run
-
-
-def failure_count(run: PatchRun) -> int:
-    """Failed servers that count against maxFailures (a retried failure no longer does)."""
-    return run.steps.filter(outcome=StepOutcome.FAILED, retries__isnull=True).count()
-
-
-# ---------------------------------------------------------------- reconciling
-
-
-def reconcile_runs(now: datetime | None = None) -> list[int]:
-    """Find runs whose worker is gone (lease expired) or whose queued task was lost, mark the
-    former interrupted, and queue them again. A worker that takes one over re-reads every
-    server's real state before acting."""
-    now = now or timezone.now()
-    stale = now - timedelta(seconds=lease_seconds())
-    requeue: list[int] = []
-    with transaction.atomic():
-        candidates = (
-            PatchRun.objects.select_for_update()
-            .filter(dry_run=False, status__in=CLAIMABLE_RUN_STATUSES)
-            .filter(
-                Q(~Q(owner=""), heartbeat_at__lt=stale)
-                | Q(owner="", queued_at__lt=stale)
-                | Q(owner="", queued_at__isnull=True)
-            )
-            .order_by("pk")
-        )
-        for run in candidates:
-            if run.owner:
-                logger.warning("Patch run %s: worker %s stopped heartbeating; resuming it", run.pk, run.owner)
-            # Clearing the owner fences the old worker out (its heartbeat and writes check it) and,
-            # with queued_at, keeps the next reconcile from queueing the run again while it waits.
-            PatchRun.objects.filter(pk=run.pk).update(
-                status=RunStatus.INTERRUPTED if run.owner else run.status, owner="", queued_at=now
-            )
-            requeue.append(run.pk)
-        for run_id in requeue:
-            transaction.on_commit(partial(enqueue_run, run_id))
-    return requeue
 
 
 # ---------------------------------------------------------------- other apps
@@ -1209,8 +1040,3 @@ def cluster_detail_section(cluster: Cluster) -> dict[str, Any]:
             ],
         }
     }
-
-
-def close_thread_connections() -> None:
-    close_old_connections()
-    connections.close_all()

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from rocketdbaas.patching import services
+from rocketdbaas.patching import services, tasks
 from rocketdbaas.patching.models import PatchRecipe, PatchRun, RunStatus
 from rocketdbaas.patching.orchestrator import RunOrchestrator
 from rocketdbaas.patching.tests.test_api import make_cluster
@@ -41,7 +41,7 @@ def test_stale_leases_and_lost_queue_entries_are_taken_back(settings, django_cap
     before = DBTaskResult.objects.count()
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert sorted(services.reconcile_runs(now)) == sorted([dead.pk, lost.pk])
+        assert sorted(tasks.reconcile_runs(now)) == sorted([dead.pk, lost.pk])
 
     dead.refresh_from_db()
     assert (dead.status, dead.owner) == (RunStatus.INTERRUPTED, "") and dead.queued_at >= now
@@ -51,7 +51,7 @@ def test_stale_leases_and_lost_queue_entries_are_taken_back(settings, django_cap
     assert PatchRun.objects.get(pk=queued.pk).queued_at == queued.queued_at  # queued moments ago: left alone
     assert DBTaskResult.objects.count() == before + 2
     # Queued again just now: the next pass leaves them to the queue.
-    assert services.reconcile_runs(now + timedelta(seconds=5)) == []
+    assert tasks.reconcile_runs(now + timedelta(seconds=5)) == []
     # A worker that lost its lease cannot take a run a live worker holds.
     assert RunOrchestrator(alive.pk, owner="w3:3").execute() is None
     assert PatchRun.objects.get(pk=alive.pk).attempts == 0

@@ -16,7 +16,7 @@ from tests.support.services import free_port
 
 from rocketdbaas.activities.models import Activity, ActivityType
 from rocketdbaas.inventory.models import Server
-from rocketdbaas.patching import services
+from rocketdbaas.patching import run_state, services
 from rocketdbaas.patching.models import ClusterPatchSettings, RunStatus
 from rocketdbaas.patching.orchestrator import RunOrchestrator
 from rocketdbaas.patching.tests.conftest import (
@@ -140,7 +140,7 @@ def test_patroni_rest_api_switchover(pg_switch, admin_user):
         "server": name[primary.name],
         "candidate": name[replica.name],
     }
-    FakePatroni.command = services.render(SWITCHOVER, values)
+    FakePatroni.command = run_state.render(SWITCHOVER, values)
     port = free_port()
     httpd = HTTPServer(("127.0.0.1", port), FakePatroni)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rocketdbaas.accounts.models import User
 from rocketdbaas.core.errors import ProblemError
 from rocketdbaas.dbms import resolve_dbms_type
-from rocketdbaas.patching import services
+from rocketdbaas.patching import services, tasks
 from rocketdbaas.patching.models import ACTIVE_RUN_STATUSES, PatchRun
 
 BAR_WIDTH = 24
@@ -174,7 +174,7 @@ class Command(BaseCommand):
         self._control(services.retry_failed, run_id, user, wait)
 
     def do_reconcile(self, **o) -> None:
-        queued = services.reconcile_runs()
+        queued = tasks.reconcile_runs()
         self.stdout.write(f"Queued again: {', '.join(map(str, queued))}" if queued else "Nothing to resume.")
 
     def _print_steps(self, run: PatchRun) -> None:

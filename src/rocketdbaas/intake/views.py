@@ -11,7 +11,7 @@ from rocketdbaas.core.listing import sort_and_paginate
 from rocketdbaas.intake import services
 from rocketdbaas.intake.forms import CommentForm, DecisionForm, IntakeForm, RequestFilterForm
 from rocketdbaas.intake.models import OPEN_STATUSES
-from rocketdbaas.inventory.models import PoolStatus, Server
+from rocketdbaas.inventory.models import Server
 
 SORTS = {
     "reference": "reference",
@@ -93,12 +93,8 @@ def _detail(request, reference: str, *, decision=None, comment_form=None, status
         context["decision"] = decision or DecisionForm(
             initial={"cluster_name": services.suggest_cluster_name(intake)}
         )
-        context["matching_free"] = Server.objects.filter(
-            dbms_type=intake.dbms_type,
-            status=PoolStatus.FREE,
-            cpu__gte=intake.cpu,
-            ram__gte=intake.ram,
-            db_gigs__gte=intake.db_gigs,
+        context["matching_free"] = Server.objects.candidates(
+            cpu=intake.cpu, ram_gb=intake.ram, disk_gb=intake.db_gigs, dbms=intake.dbms_type
         ).count()
     return render(request, "intake/request_detail.html", context, status=status)
 

@@ -145,6 +145,26 @@ class ServerQuerySet(VisibleQuerySet):
     def fleet(self):
         return self.filter(status=PoolStatus.USED, cluster__status=FLEET_CLUSTER_STATUS)
 
+    def fits(self, *, cpu: int | None = None, ram_gb: int | None = None, disk_gb: int | None = None):
+        """Servers with at least this much cpu, ram and database disk (None: any)."""
+        qs = self
+        if cpu is not None:
+            qs = qs.filter(cpu__gte=cpu)
+        if ram_gb is not None:
+            qs = qs.filter(ram__gte=ram_gb)
+        if disk_gb is not None:
+            qs = qs.filter(db_gigs__gte=disk_gb)
+        return qs
+
+    def candidates(self, *, cpu: int, ram_gb: int, disk_gb: int, dbms: str):
+        """Free servers of a DBMS type that fit, best fit first (the smallest that satisfy), in a
+        total order so that pullers lock rows in a consistent order."""
+        return (
+            self.filter(dbms_type=dbms, status=PoolStatus.FREE)
+            .fits(cpu=cpu, ram_gb=ram_gb, disk_gb=disk_gb)
+            .order_by("cpu", "ram", "db_gigs", "pk")
+        )
+
 
 class Server(models.Model):
     """A database host: a spare in the pool, a member of a cluster, or retired (kept for history)."""

@@ -182,12 +182,7 @@ def list_pool_servers(
     """The pool, smallest first; Retired servers only when asked for by status."""
     qs = pool_servers(dbms_type).visible_to(user)
     qs = qs.filter(status=status) if status else qs.exclude(status=PoolStatus.RETIRED)
-    if cpu is not None:
-        qs = qs.filter(cpu__gte=cpu)
-    if ram is not None:
-        qs = qs.filter(ram__gte=ram)
-    if db_gigs is not None:
-        qs = qs.filter(db_gigs__gte=db_gigs)
+    qs = qs.fits(cpu=cpu, ram_gb=ram, disk_gb=db_gigs)
     if datacenter:
         qs = qs.filter(datacenter=datacenter)
     if environment:
@@ -313,13 +308,6 @@ def release_expired_leases(dbms_type: str | None = None, now: datetime | None = 
     return len(expired)
 
 
-def _candidates(dbms_type: str, cpu: int, ram: int, db_gigs: int) -> QuerySet[Server]:
-    # Best fit: the smallest servers that satisfy, in a total order so lock order is consistent.
-    return Server.objects.filter(
-        dbms_type=dbms_type, status=PoolStatus.FREE, cpu__gte=cpu, ram__gte=ram, db_gigs__gte=db_gigs
-    ).order_by("cpu", "ram", "db_gigs", "pk")
-
-
 def pull_and_lock(
     dbms_type: str,
     number_of_servers: int,
@@ -343,13 +331,10 @@ def pull_and_lock(
         now = timezone.now()
         # PostgreSQL: rows other pullers hold are skipped, never waited for, so pullers don't
         # queue behind each other or deadlock. SQLite: the IMMEDIATE transaction serialises writers.
-        servers = list(
-            _candidates(dbms_type, cpu, ram, db_gigs).select_for_update(skip_locked=True, of=("self",))[
-                :number_of_servers
-            ]
-        )
+        candidates = Server.objects.candidates(cpu=cpu, ram_gb=ram, disk_gb=db_gigs, dbms=dbms_type)
+        servers = list(candidates.select_for_update(skip_locked=True, of=("self",))[:number_of_servers])
         if len(servers) < number_of_servers:
-            matching = _candidates(dbms_type, cpu, ram, db_gigs).count()
+            matching = candidates.count()
             raise Conflict(
                 f"Asked for {number_of_servers} Free {dbms_type} server(s) with at least {cpu} cpu, "
                 f"{ram} GB ram and {db_gigs} GB dbGigs; {matching} match. Nothing was locked.",

@@ -36,6 +36,7 @@ from rocketdbaas.activities.models import ActivityType
 from rocketdbaas.activities.services import record_activity
 from rocketdbaas.dbms import connection_target, get_module
 from rocketdbaas.dbms.base import ClusterHealth, HealthLimits, ServerState, patch_order
+from rocketdbaas.dbms.versions import is_at
 from rocketdbaas.inventory.models import Application, Cluster, PoolStatus, Server
 from rocketdbaas.patching import run_state, signals
 from rocketdbaas.patching.executors import ExecResult, Executor, RemoteHost, build_executor, ssh_user
@@ -675,7 +676,7 @@ class StepRunner:
         if error:
             raise StepFailed(f"pre-check: {error}")
         self._stage(version_before=version, role_before=state.role)
-        if version == self.target:
+        if is_at(version, self.target):
             return self._finish(
                 StepOutcome.SKIPPED, f"already at {version}", version_after=version, role_after=state.role
             )
@@ -841,7 +842,7 @@ class StepRunner:
                     version, error = read_version(self.recipe, self.executor, state)
                     if error:
                         problems.append(error)
-                    elif version != self.target:
+                    elif not is_at(version, self.target):
                         problems.append(f"{self.server.name} is at {version}, expected {self.target}")
             if not problems:
                 self._check("post-checks", True, f"{role}, healthy, at {version}")

@@ -13,6 +13,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from rocketdbaas.dbms import get_module
+from rocketdbaas.dbms.versions import is_below
 from rocketdbaas.inventory.models import Cluster, Server
 from rocketdbaas.patching import signals
 from rocketdbaas.patching.models import (
@@ -31,13 +32,6 @@ from rocketdbaas.patching.models import (
 
 def lease_seconds() -> int:
     return int(getattr(settings, "PATCH_LEASE_SECONDS", 60))
-
-
-def version_key(version: str) -> tuple:
-    """Natural order for version strings: "15.10" > "15.9", "7.0.12" > "7.0.2"."""
-    return tuple(
-        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.findall(r"\d+|[^\d.]+", version)
-    )
 
 
 _PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -94,7 +88,7 @@ def raise_target_version(dbms_type: str, patch_type: str, version: str) -> None:
     )
     if current is None:
         TargetVersion.objects.create(dbms_type=dbms_type, patch_type=patch_type, version=version)
-    elif version_key(version) > version_key(current.version):
+    elif is_below(current.version, version):
         current.version = version
         current.updated_by = None
         current.save(update_fields=["version", "updated_by", "updated_at"])

@@ -23,6 +23,7 @@ from rocketdbaas.activities.services import record_activity
 from rocketdbaas.core.errors import Conflict, Invalid, NotFound
 from rocketdbaas.dbms import connection_target, get_module
 from rocketdbaas.dbms.base import patch_order
+from rocketdbaas.dbms.versions import is_at
 from rocketdbaas.inventory.models import Cluster, Environment, PoolStatus, Server
 from rocketdbaas.patching.models import (
     ACTIVE_RUN_STATUSES,
@@ -674,7 +675,7 @@ def _plan_cluster(
         sp.checks.append(_check("version", not error, error or version))
         if error or problems:
             sp.action, sp.reason = "blocked", f"dry run: pre-check failed: {error or '; '.join(problems)}"
-        elif version == req.patch_version:
+        elif is_at(version, req.patch_version):
             sp.action, sp.reason = "skip", f"dry run: already at {version}, would be skipped"
         elif not health.healthy:
             sp.action, sp.reason = (

@@ -343,6 +343,24 @@ def test_cluster_patch_settings_and_target_versions(fleet, dba_api, viewer_api):
     assert TargetVersion.objects.get().version == "15.9"
 
 
+@pytest.mark.parametrize(
+    ("target", "rolled_out", "after"),
+    [
+        ("15.9", "15.10", "15.10"),  # numerically above
+        ("15.10", "15.9", "15.10"),  # never lowered
+        ("rhel 9.4", "RHEL 9.5", "RHEL 9.5"),  # the family's spelling does not matter
+        ("rhel 9.4", "RHEL 9.4", "rhel 9.4"),  # the same version: kept as set
+        ("8.0.0-rc3", "8.0.0", "8.0.0"),  # a release is above its release candidates
+    ],
+)
+def test_a_successful_run_raises_the_target_in_version_order(target, rolled_out, after):
+    from rocketdbaas.patching.run_state import raise_target_version
+
+    TargetVersion.objects.create(dbms_type="postgresql", patch_type="OS", version=target)
+    raise_target_version("postgresql", "OS", rolled_out)
+    assert TargetVersion.objects.get().version == after
+
+
 def test_cluster_detail_section(fleet, dba_api, django_assert_max_num_queries):
     from rocketdbaas.patching.services import cluster_detail_section
 

@@ -72,6 +72,25 @@ def test_a_failure_halts_its_cluster_and_the_others_carry_on_within_max_failures
     assert run.reason == "1 server(s) failed"
 
 
+def test_servers_already_at_the_target_in_another_spelling_are_skipped(pg_pair, tmp_path):
+    markers = tmp_path / "m"
+    marker_recipe(markers)
+    register_alias(pg_pair, "c1", "app1")
+    (markers / "c1-replica1").write_text("RHEL 9.4\n")
+    (markers / "c1-primary").write_text("rhel-9.4\n")
+
+    dry = start(["c1"], version="9.4", dry_run=True)
+    assert {s.reason for s in dry.steps.all()} == {
+        "dry run: already at RHEL 9.4, would be skipped",
+        "dry run: already at rhel-9.4, would be skipped",
+    }
+    run = start(["c1"], version="9.4")
+    assert RunOrchestrator(run.pk).execute() == RunStatus.SUCCEEDED
+    run.refresh_from_db()
+    assert outcomes(run) == {("c1-replica1", "skipped"), ("c1-primary", "skipped")}
+    assert ran(markers) == []
+
+
 def test_max_failures_stops_the_run_after_the_canary(pg_pair, tmp_path):
     markers = tmp_path / "m"
     marker_recipe(markers)

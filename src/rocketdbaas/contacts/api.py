@@ -98,7 +98,7 @@ def reactivate_contact(request, contact_id: int = ContactId):
 def list_application_contacts(
     request, name: str = ApplicationName, status: ContactStatus = ContactStatus.ACTIVE
 ):
-    return services.application_links(request.user, services.get_application(name), status)
+    return services.application_links(request.user, services.get_application(name, request.user), status)
 
 
 @router.post(

@@ -2,10 +2,11 @@
 
 from rocketdbaas.contacts import services
 from rocketdbaas.core.panels import Panel
+from rocketdbaas.inventory.models import Application
 
 
 def cluster_panels(request, cluster) -> list[Panel]:
-    if not services.can_view_application(request.user, cluster.application):
+    if not Application.objects.visible_to(request.user).filter(pk=cluster.application_id).exists():
         return []
     return [
         Panel(

@@ -9,12 +9,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from pydantic.alias_generators import to_camel
 
-from rocketdbaas.accounts.models import Role
-from rocketdbaas.accounts.roles import is_fleet_operator
+from rocketdbaas.accounts.roles import is_fleet_operator, is_owner
+from rocketdbaas.accounts.scoping import visible_application_ids
 from rocketdbaas.contacts.models import (
     ApplicationContact,
     Contact,
@@ -36,26 +36,14 @@ CONTACT_FIELDS = ("name", "email", "phone", "team", "notes", "valid_from", "vali
 # --- who may do what -------------------------------------------------------------------------
 
 
-def can_read_everything(user) -> bool:
-    return is_fleet_operator(user) or (user.is_authenticated and user.role == Role.VIEWER)
-
-
-def owned_application_ids(user) -> set[int]:
-    return set(user.owned_applications.values_list("pk", flat=True)) if user.is_authenticated else set()
-
-
-def can_view_application(user, application: Application) -> bool:
-    return can_read_everything(user) or application.pk in owned_application_ids(user)
-
-
 def managed_application_ids(user) -> set[int] | None:
     """The applications whose contacts the user manages: None means all (dba, admin); owners
     manage their own; viewers none."""
     if is_fleet_operator(user):
         return None
-    if not user.is_authenticated or user.role == Role.VIEWER:
+    if not is_owner(user):
         return set()
-    return owned_application_ids(user)
+    return set(visible_application_ids(user) or ())
 
 
 def manageable_applications(user) -> QuerySet[Application]:
@@ -77,12 +65,13 @@ def manageable_contact_ids(user, contacts) -> set[int]:
     """Which of these contacts (links prefetched) the user may change: owners only those that
     serve nothing but their own applications."""
     ids = managed_application_ids(user)
-    manageable = set()
-    for contact in contacts:
-        linked = {link.application_id for link in contact.links.all()}
-        if ids is None or (linked and linked <= ids):
-            manageable.add(contact.pk)
-    return manageable
+    pks = [contact.pk for contact in contacts]
+    if ids is None:
+        return set(pks)
+    # From the table, not the prefetched links: those hold only the links the user may see.
+    links = ApplicationContact.objects.filter(contact_id__in=pks)
+    linked = set(links.values_list("contact_id", flat=True))
+    return linked - set(links.exclude(application_id__in=ids).values_list("contact_id", flat=True))
 
 
 def can_manage_contact(user, contact: Contact) -> bool:
@@ -97,18 +86,23 @@ def _require_manage_contact(user, contact: Contact) -> None:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def get_application(name: str) -> Application:
-    application = Application.objects.filter(name=name).first()
+def get_application(name: str, user) -> Application:
+    """The application, if the user may see it: a foreign one is as unknown as a missing one."""
+    application = Application.objects.visible_to(user).filter(name=name).first()
     if application is None:
         raise NotFound(f"Unknown application {name!r}.")
     return application
 
 
+def _visible_links(user, lookup: str = "links") -> Prefetch:
+    """A contact's links as far as the user may see them: another team's applications stay hidden."""
+    return Prefetch(
+        lookup, queryset=ApplicationContact.objects.visible_to(user).select_related("application")
+    )
+
+
 def visible_contacts(user) -> ContactQuerySet:
-    contacts = Contact.objects.prefetch_related("links__application")
-    if can_read_everything(user):
-        return contacts
-    return contacts.filter(links__application__in=owned_application_ids(user)).distinct()
+    return Contact.objects.visible_to(user).prefetch_related(_visible_links(user))
 
 
 def list_contacts(
@@ -125,40 +119,32 @@ def list_contacts(
     if email:
         contacts = contacts.filter(email__icontains=email.strip().lower())
     if application:
-        app = get_application(application)
-        if not can_view_application(user, app):
-            raise Forbidden(f"You may not see the contacts of application {app.name!r}.")
-        contacts = contacts.filter(links__application=app)
+        contacts = contacts.filter(links__application=get_application(application, user))
     return contacts.order_by("name", "id")
 
 
 def get_contact(user, contact_id: int) -> Contact:
-    contact = Contact.objects.prefetch_related("links__application").filter(pk=contact_id).first()
+    contact = visible_contacts(user).filter(pk=contact_id).first()
     if contact is None:
         raise NotFound(f"Unknown contact {contact_id}.")
-    if not can_read_everything(user) and not (
-        {link.application_id for link in contact.links.all()} & owned_application_ids(user)
-    ):
-        raise Forbidden("You may only see the contacts of your own applications.")
     return contact
 
 
 def application_links(
     user, application: Application, status: ContactStatus = ContactStatus.ACTIVE
 ) -> QuerySet[ApplicationContact]:
-    if not can_view_application(user, application):
-        raise Forbidden(f"You may not see the contacts of application {application.name!r}.")
     return (
-        ApplicationContact.objects.filter(application=application)
+        ApplicationContact.objects.visible_to(user)
+        .filter(application=application)
         .filter(contact__in=Contact.objects.with_status(status))
         .select_related("contact", "application")
-        .prefetch_related("contact__links__application")
+        .prefetch_related(_visible_links(user, "contact__links"))
         .order_by("contact__name", "id")
     )
 
 
 def get_link(user, application_name: str, contact_id: int) -> ApplicationContact:
-    application = get_application(application_name)
+    application = get_application(application_name, user)
     link = application_links(user, application, ContactStatus.ALL).filter(contact_id=contact_id).first()
     if link is None:
         raise NotFound(f"Contact {contact_id} is not linked to application {application.name!r}.")
@@ -168,25 +154,23 @@ def get_link(user, application_name: str, contact_id: int) -> ApplicationContact
 def list_notifications(
     user, *, application: str | None = None, status: NotificationStatus | None = None
 ) -> QuerySet[NotificationLog]:
-    notifications = NotificationLog.objects.select_related("application")
+    notifications = NotificationLog.objects.visible_to(user).select_related("application")
     if application:
-        app = get_application(application)
-        if not can_view_application(user, app):
-            raise Forbidden(f"You may not see the notifications of application {app.name!r}.")
-        notifications = notifications.filter(application=app)
-    elif not can_read_everything(user):
-        notifications = notifications.filter(application__in=owned_application_ids(user))
+        notifications = notifications.filter(application=get_application(application, user))
     if status:
         notifications = notifications.filter(status=status)
     return notifications.order_by("-created_at", "-id")
 
 
 def get_notification(user, notification_id: int) -> NotificationLog:
-    notification = NotificationLog.objects.select_related("application").filter(pk=notification_id).first()
+    notification = (
+        NotificationLog.objects.visible_to(user)
+        .select_related("application")
+        .filter(pk=notification_id)
+        .first()
+    )
     if notification is None:
         raise NotFound(f"Unknown notification {notification_id}.")
-    if not can_view_application(user, notification.application):
-        raise Forbidden("You may only see the notifications of your own applications.")
     return notification
 
 
@@ -329,9 +313,11 @@ def create_contact(user, data: dict[str, Any]) -> Contact:
     return contact
 
 
-def _locked_contact(contact_id: int) -> Contact:
+def _locked_contact(contact_id: int, user=None) -> Contact:
+    """The contact, locked; with `user`, only one that user may see (attaching by id looks fleet-wide)."""
     contact = (
-        Contact.objects.select_for_update(of=("self",))
+        Contact.objects.visible_to(user)
+        .select_for_update(of=("self",))
         .prefetch_related("links")
         .filter(pk=contact_id)
         .first()
@@ -343,7 +329,7 @@ def _locked_contact(contact_id: int) -> Contact:
 
 def update_contact(user, contact_id: int, changes: dict[str, Any]) -> Contact:
     with transaction.atomic():
-        contact = _locked_contact(contact_id)
+        contact = _locked_contact(contact_id, user)
         _require_manage_contact(user, contact)
         if contact.is_expired():
             raise Conflict("This contact has expired and is kept as history; reactivate it first.")
@@ -381,7 +367,7 @@ def expire_contact(user, contact_id: int, at: datetime | None = None) -> Contact
             errors=[{"field": "at", "message": "Give a future moment, or nothing to expire now."}],
         )
     with transaction.atomic():
-        contact = _locked_contact(contact_id)
+        contact = _locked_contact(contact_id, user)
         _require_manage_contact(user, contact)
         if contact.is_expired(now):
             raise Conflict("This contact has already expired.")
@@ -400,7 +386,7 @@ def expire_contact(user, contact_id: int, at: datetime | None = None) -> Contact
 def reactivate_contact(user, contact_id: int) -> Contact:
     """Clear the end date (an expiry past or planned), if no other active contact took the email."""
     with transaction.atomic():
-        contact = _locked_contact(contact_id)
+        contact = _locked_contact(contact_id, user)
         _require_manage_contact(user, contact)
         if contact.valid_to is None:
             raise Conflict("This contact is active and has no end date.")
@@ -452,7 +438,7 @@ def link_contact(
 ) -> ApplicationContact:
     """Attach an existing, unexpired contact to an application."""
     with transaction.atomic():
-        application = get_application(application_name)
+        application = get_application(application_name, user)
         _require_manage_application(user, application)
         contact = _locked_contact(contact_id)
         return _link(user, application, contact, role, patching_emails)
@@ -468,7 +454,7 @@ def sign_up_contact(
 ) -> ApplicationContact:
     """Create a contact and attach it to the application in one go (how owners add contacts)."""
     with transaction.atomic():
-        application = get_application(application_name)
+        application = get_application(application_name, user)
         _require_manage_application(user, application)
         contact = _new_contact(data)
         _record(user, contact, ContactAction.CREATED, application=application, changes=_snapshot(contact))
@@ -496,7 +482,7 @@ def update_link(
     patching_emails: bool | None = None,
 ) -> ApplicationContact:
     with transaction.atomic():
-        application = get_application(application_name)
+        application = get_application(application_name, user)
         _require_manage_application(user, application)
         link = _locked_link(application, contact_id)
         diff: dict[str, list[Any]] = {}
@@ -515,7 +501,7 @@ def update_link(
 def unlink_contact(user, application_name: str, contact_id: int) -> None:
     """Detach a contact from an application; the contact itself and past emails stay."""
     with transaction.atomic():
-        application = get_application(application_name)
+        application = get_application(application_name, user)
         _require_manage_application(user, application)
         link = _locked_link(application, contact_id)
         _record(

@@ -73,10 +73,7 @@ def _show_problem(form, exc: ProblemError) -> None:
 
 
 def _visible_application(user, name: str) -> Application:
-    application = services.get_application(name)
-    if not services.can_view_application(user, application):
-        raise Forbidden("This is not one of your applications.")
-    return application
+    return services.get_application(name, user)
 
 
 def _back(request, default: str) -> str:
@@ -100,9 +97,7 @@ def _count(queryset):
 
 @page
 def application_list(request):
-    applications = Application.objects.all()
-    if not services.can_read_everything(request.user):
-        applications = applications.filter(owners=request.user)
+    applications = Application.objects.visible_to(request.user)
     if q := request.GET.get("q", "").strip():
         applications = applications.filter(name__icontains=q)
     current = ApplicationContact.objects.filter(

@@ -171,8 +171,9 @@ def test_owner_sees_only_contacts_of_their_applications(owner_api, owner_user):
     link(theirs, b)
     assert [c["email"] for c in owner_api.get("/api/contacts").json()["items"]] == ["a@example.com"]
     assert owner_api.get(f"/api/contacts/{a.pk}").status_code == 200
-    assert_problem(owner_api.get(f"/api/contacts/{b.pk}"), 403)
-    assert_problem(owner_api.get("/api/contacts", application="theirs"), 403)
+    # Another application's contact is as unknown as a missing one: no existence leak.
+    assert_problem(owner_api.get(f"/api/contacts/{b.pk}"), 404)
+    assert_problem(owner_api.get("/api/contacts", application="theirs"), 404)
 
 
 def test_read_one_contact(viewer_api):
@@ -294,9 +295,10 @@ def test_owner_changes_contacts_of_their_applications_only(owner_api, owner_user
     link(theirs, shared)
     link(theirs, other)
     before = snapshot()
-    for contact in (shared, other):
-        assert_problem(owner_api.patch(f"/api/contacts/{contact.pk}", json={"name": "Hijacked"}), 403)
-        assert_problem(owner_api.post(f"/api/contacts/{contact.pk}/expire", json={}), 403)
+    # A shared contact is visible but not the owner's to change; another team's is not visible.
+    for contact, status in ((shared, 403), (other, 404)):
+        assert_problem(owner_api.patch(f"/api/contacts/{contact.pk}", json={"name": "Hijacked"}), status)
+        assert_problem(owner_api.post(f"/api/contacts/{contact.pk}/expire", json={}), status)
     assert snapshot() == before
 
     assert (

@@ -99,19 +99,19 @@ def test_owner_cannot_touch_another_applications_contacts(owner_api, fleet):
     billing_contact = make_contact("bill@example.com")
     link(fleet["billing"], billing_contact)
     before = state()
-    assert_problem(owner_api.post("/api/applications/billing/contacts", json={"contactId": ana.pk}), 403)
+    assert_problem(owner_api.post("/api/applications/billing/contacts", json={"contactId": ana.pk}), 404)
     assert_problem(
         owner_api.post(
             "/api/applications/billing/contacts", json={"contact": {"name": "X", "email": "x@example.com"}}
         ),
-        403,
+        404,
     )
     assert_problem(
         owner_api.patch(f"/api/applications/billing/contacts/{billing_contact.pk}", json={"role": "owner"}),
-        403,
+        404,
     )
-    assert_problem(owner_api.delete(f"/api/applications/billing/contacts/{billing_contact.pk}"), 403)
-    assert_problem(owner_api.get("/api/applications/billing/contacts"), 403)
+    assert_problem(owner_api.delete(f"/api/applications/billing/contacts/{billing_contact.pk}"), 404)
+    assert_problem(owner_api.get("/api/applications/billing/contacts"), 404)
     assert state() == before
     # Their own application is fine, including attaching an existing contact.
     assert owner_api.post("/api/applications/shop/contacts", json={"contactId": ana.pk}).status_code == 201

@@ -92,14 +92,15 @@ def test_application_page_for_its_owner_has_the_forms(fleet, shop_contacts, owne
 
 def test_other_owners_and_unknown_applications(fleet, owner_user):
     client = browser(owner_user)
-    assert client.get("/applications/billing/").status_code == 403
+    # Another team's application answers exactly like one that does not exist.
+    assert client.get("/applications/billing/").status_code == 404
     assert client.get("/applications/nope/").status_code == 404
     before = state()
     response = client.post(
         "/applications/billing/sign-up/",
         {"new-name": "X", "new-email": "x@example.com", "new-role": "notify"},
     )
-    assert response.status_code == 403
+    assert response.status_code == 404
     assert state() == before
 
 
@@ -195,7 +196,7 @@ def test_change_role_and_detach(fleet, shop_contacts, owner_user):
     assert (link_row.role, link_row.patching_emails) == ("notify", False)
 
     assert (
-        client.post(f"/applications/billing/contacts/{shop_contacts['lead'].pk}/detach/").status_code == 403
+        client.post(f"/applications/billing/contacts/{shop_contacts['lead'].pk}/detach/").status_code == 404
     )
     assert client.post(f"/applications/shop/contacts/{ana.pk}/detach/").status_code == 302
     assert not ApplicationContact.objects.filter(contact=ana).exists()
@@ -273,7 +274,7 @@ def test_contact_directory_filters(fleet, shop_contacts, viewer_user, owner_user
     assert names(q="lead") == ["DBA Lead"]
     assert names(application="billing") == ["DBA Lead"]
     assert client.get("/contacts/", {"application": "nope"}).status_code == 404
-    assert browser(owner_user).get("/contacts/", {"application": "billing"}).status_code == 403
+    assert browser(owner_user).get("/contacts/", {"application": "billing"}).status_code == 404
 
 
 def test_sign_up_page_offers_only_applications_the_user_manages(fleet, owner_user, viewer_user):
@@ -305,7 +306,7 @@ def test_email_log_pages(fleet, shop_contacts, owner_user, dba_user):
     theirs = NotificationLog.objects.get(application__name="billing")
     detail = browser(owner_user).get(f"/notifications/{mine.pk}/")
     assert detail.status_code == 200 and "Cluster shop-db" in detail.content.decode()
-    assert browser(owner_user).get(f"/notifications/{theirs.pk}/").status_code == 403
+    assert browser(owner_user).get(f"/notifications/{theirs.pk}/").status_code == 404
     assert browser(owner_user).get("/notifications/").context["page_obj"].paginator.count == 2
 
 

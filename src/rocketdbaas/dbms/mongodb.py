@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rocketdbaas.dbms.base import ClusterHealth, ConnectionTarget, DatabaseSize, HealthLimits, ServerState
+from rocketdbaas.dbms.versions import Version
 
 DEFAULT_PORT = 27017
 DEFAULT_USER = ""
@@ -36,7 +37,7 @@ def role_from_hello(hello: dict[str, Any]) -> str:
 def version_from_build_info(build_info: dict[str, Any]) -> tuple[str, int]:
     """ "7.0.12" -> ("7.0.12", 70012): major*10000 + minor*100 + patch, comparable as an int."""
     version = str(build_info.get("version", "0.0.0"))
-    parts = build_info.get("versionArray") or version.split("-")[0].split(".")
+    parts = build_info.get("versionArray") or Version(version).release
     major, minor, patch = ([int(p) for p in parts[:3]] + [0, 0, 0])[:3]
     return version, major * 10000 + minor * 100 + patch
 
@@ -74,11 +75,11 @@ def read_state(target: ConnectionTarget) -> ServerState:
 
 
 def parse_version(text: str) -> int | None:
-    """ "7.0.12" -> 70012; None if it is not a MongoDB version."""
-    parts = text.strip().split("-")[0].split(".")
-    if not 2 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+    """ "7.0.12" -> 70012, "6.0.19-16" -> 60019; None if it is not a MongoDB version."""
+    version = Version(text)
+    if version.is_unknown or version.family or not 2 <= len(version.release) <= 3:
         return None
-    major, minor, patch = ([int(p) for p in parts] + [0])[:3]
+    major, minor, patch = (*version.release, 0)[:3]
     return major * 10000 + minor * 100 + patch if minor < 100 and patch < 100 else None
 
 

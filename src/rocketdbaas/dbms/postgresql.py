@@ -5,6 +5,7 @@ from collections.abc import Sequence
 import psycopg
 
 from rocketdbaas.dbms.base import ClusterHealth, ConnectionTarget, DatabaseSize, HealthLimits, ServerState
+from rocketdbaas.dbms.versions import Version
 
 DEFAULT_PORT = 5432
 DEFAULT_USER = "postgres"
@@ -69,11 +70,12 @@ def describe_error(exc: Exception) -> str:
 
 
 def parse_version(text: str) -> int | None:
-    """ "15.4" -> 150004, "16" -> 160000; None if it is not a PostgreSQL 10+ version."""
-    parts = text.strip().split(".")
-    if not 1 <= len(parts) <= 2 or not all(p.isdigit() for p in parts):
+    """ "15.4" -> 150004, "16" -> 160000, "16.4 (Debian 16.4-1.pgdg120+1)" -> 160004; None if it
+    is not a PostgreSQL 10+ version."""
+    version = Version(text)
+    if version.is_unknown or version.family or not 1 <= len(version.release) <= 2:
         return None
-    major, minor = int(parts[0]), int(parts[1]) if len(parts) == 2 else 0
+    major, minor = version.release[0], version.release[1] if len(version.release) == 2 else 0
     return major * 10000 + minor if major >= 10 and minor < 10000 else None
 
 

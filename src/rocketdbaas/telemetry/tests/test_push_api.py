@@ -176,6 +176,25 @@ def test_push_versions_with_bad_input_records_nothing(dba_api, fleet, bad, field
     assert Server.objects.get(name="orders-db1").db_version == ""
 
 
+@pytest.mark.parametrize(
+    ("dbms", "server", "version", "number"),
+    [
+        ("postgresql", "orders-db1", "16.4 (Debian 16.4-1.pgdg120+1)", 160004),
+        ("postgresql", "orders-db1", "15.20-p5", 150020),
+        ("mongodb", "events-rs1", "6.0.19-16", 60019),
+        ("mongodb", "events-rs1", "8.0.0-rc3", 80000),
+    ],
+)
+def test_pushed_versions_as_the_fleet_reports_them(dba_api, fleet, dbms, server, version, number):
+    r = dba_api.post(
+        f"/api/{dbms}/versions",
+        json={"versions": [{"server": server, "version": version, "sampledAt": "2026-03-01T10:00:00Z"}]},
+    )
+    assert r.status_code == 201, r.content
+    assert VersionSample.objects.get().version_num == number
+    assert Server.objects.get(name=server).db_version == version
+
+
 def test_mongodb_versions_and_roles(dba_api, fleet):
     r = dba_api.post(
         "/api/mongodb/versions",

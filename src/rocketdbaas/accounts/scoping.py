@@ -17,6 +17,17 @@ def _owned_application_ids(user) -> QuerySet:
     return user.owned_applications.order_by().values("pk")
 
 
+def visible_condition(user, application_path: str) -> Q:
+    """The rule as a condition on rows reaching their application through `application_path`,
+    for places a queryset cannot go (an aggregate's filter): Q() when nothing is hidden."""
+    if user is None or roles.reads_whole_fleet(user):
+        return Q()
+    if not roles.is_owner(user):
+        # Never true: a row has an application or it has none.
+        return Q(**{f"{application_path}__isnull": True}) & Q(**{f"{application_path}__isnull": False})
+    return Q(**{f"{application_path}__in" if application_path else "pk__in": _owned_application_ids(user)})
+
+
 def visible(qs: QuerySet, user, application_path: str, *, own: str | None = None) -> QuerySet:
     """`qs` as far as `user` may see it.
 
@@ -29,9 +40,7 @@ def visible(qs: QuerySet, user, application_path: str, *, own: str | None = None
         return qs
     if not roles.is_owner(user):
         return qs.none()
-    condition = Q(
-        **{f"{application_path}__in" if application_path else "pk__in": _owned_application_ids(user)}
-    )
+    condition = visible_condition(user, application_path)
     if own:
         condition |= Q(**{own: user})
     # A subquery on the primary key, so paths through many-valued relations never repeat rows.

@@ -102,10 +102,10 @@ def run_summary(run: PatchRun) -> dict[str, Any]:
         "recipe": run.recipe.name,
         "status": run.status,
         "dry_run": run.dry_run,
-        "target": run.target,
+        "target": {} if getattr(run, "partial", False) else run.target,
         "batches": run.batches,
         "max_failures": run.max_failures,
-        "reason": run.reason,
+        "reason": "" if getattr(run, "partial", False) else run.reason,
         "created_by": run.created_by.username if run.created_by else None,
         "created_at": run.created_at,
         "started_at": run.started_at,
@@ -134,9 +134,9 @@ def run_detail(dbms_type: str, run_id: int, user) -> dict[str, Any]:
                 "started_at": rc.started_at,
                 "finished_at": rc.finished_at,
             }
-            for rc in services.run_clusters(run)
+            for rc in services.run_clusters(run, user)
         ],
-        "steps": [step_out(s, run) for s in services.run_steps(run)],
+        "steps": [step_out(s, run) for s in services.run_steps(run, user)],
     }
 
 
@@ -207,7 +207,9 @@ def delete_recipe(request: HttpRequest, dbms_type: str, name: str):
     summary="How a cluster is patched",
 )
 def get_patch_settings(request: HttpRequest, dbms_type: str, cluster_name: str):
-    return settings_out(services.get_cluster_patch_settings(resolve_dbms_type(dbms_type), cluster_name))
+    return settings_out(
+        services.get_cluster_patch_settings(resolve_dbms_type(dbms_type), cluster_name, request.user)
+    )
 
 
 @router.patch(

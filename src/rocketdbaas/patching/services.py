@@ -18,6 +18,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from rocketdbaas.accounts.scoping import visible_condition
 from rocketdbaas.activities.models import ActivityType
 from rocketdbaas.activities.services import record_activity
 from rocketdbaas.core.errors import Conflict, Invalid, NotFound
@@ -183,15 +184,20 @@ def delete_recipe(dbms_type: str, name: str, user=None) -> None:
 # ---------------------------------------------------------------- cluster patch settings
 
 
-def _get_cluster(dbms_type: str, name: str) -> Cluster:
-    cluster = Cluster.objects.filter(dbms_type=dbms_type, name=name).select_related("application").first()
+def _get_cluster(dbms_type: str, name: str, user=None) -> Cluster:
+    cluster = (
+        Cluster.objects.visible_to(user)
+        .filter(dbms_type=dbms_type, name=name)
+        .select_related("application")
+        .first()
+    )
     if cluster is None:
         raise NotFound(f"No {dbms_type} cluster named {name!r}.")
     return cluster
 
 
-def get_cluster_patch_settings(dbms_type: str, cluster_name: str) -> ClusterPatchSettings:
-    return patch_settings_for(_get_cluster(dbms_type, cluster_name))
+def get_cluster_patch_settings(dbms_type: str, cluster_name: str, user=None) -> ClusterPatchSettings:
+    return patch_settings_for(_get_cluster(dbms_type, cluster_name, user))
 
 
 SETTINGS_FIELDS = (
@@ -209,7 +215,7 @@ def update_cluster_patch_settings(
     dbms_type: str, cluster_name: str, changes: dict[str, Any], user=None
 ) -> ClusterPatchSettings:
     with transaction.atomic():
-        cluster = _get_cluster(dbms_type, cluster_name)
+        cluster = _get_cluster(dbms_type, cluster_name, user)
         patch_settings = ClusterPatchSettings.objects.filter(cluster=cluster).first() or ClusterPatchSettings(
             cluster=cluster
         )
@@ -730,15 +736,25 @@ def visible_runs(user) -> QuerySet[PatchRun]:
     return PatchRun.objects.visible_to(user)
 
 
-def with_progress(qs: QuerySet[PatchRun]) -> QuerySet[PatchRun]:
-    """Counts of steps per state, computed in the same query as the runs."""
+def with_progress(qs: QuerySet[PatchRun], user=None) -> QuerySet[PatchRun]:
+    """Counts of the steps `user` may see per state, computed in the same query as the runs, and
+    `partial`: the run also spans clusters the user may not see (its target and reason then stay
+    hidden, as they may name them)."""
+    mine = visible_condition(user, "steps__cluster__application")
     return qs.annotate(
-        steps_total=Count("steps", distinct=True),
-        steps_succeeded=Count("steps", filter=Q(steps__outcome=StepOutcome.SUCCEEDED), distinct=True),
-        steps_failed=Count("steps", filter=Q(steps__outcome=StepOutcome.FAILED), distinct=True),
-        steps_skipped=Count("steps", filter=Q(steps__outcome=StepOutcome.SKIPPED), distinct=True),
-        steps_cancelled=Count("steps", filter=Q(steps__outcome=StepOutcome.CANCELLED), distinct=True),
-        steps_in_flight=Count("steps", filter=Q(steps__status__in=IN_FLIGHT_STEP_STATUSES), distinct=True),
+        steps_total=Count("steps", filter=mine or None, distinct=True),
+        steps_succeeded=Count("steps", filter=mine & Q(steps__outcome=StepOutcome.SUCCEEDED), distinct=True),
+        steps_failed=Count("steps", filter=mine & Q(steps__outcome=StepOutcome.FAILED), distinct=True),
+        steps_skipped=Count("steps", filter=mine & Q(steps__outcome=StepOutcome.SKIPPED), distinct=True),
+        steps_cancelled=Count("steps", filter=mine & Q(steps__outcome=StepOutcome.CANCELLED), distinct=True),
+        steps_in_flight=Count(
+            "steps", filter=mine & Q(steps__status__in=IN_FLIGHT_STEP_STATUSES), distinct=True
+        ),
+        partial=Exists(
+            PatchRunCluster.objects.filter(run=OuterRef("pk")).exclude(
+                pk__in=PatchRunCluster.objects.visible_to(user).values("pk")
+            )
+        ),
     ).select_related("recipe", "created_by")
 
 
@@ -754,6 +770,7 @@ def list_runs(
 ) -> QuerySet[PatchRun]:
     qs = list_filtered(
         visible_runs(user).filter(dbms_type=dbms_type),
+        user,
         status=status,
         patch_type=patch_type,
         cluster=cluster,
@@ -765,6 +782,7 @@ def list_runs(
 
 def list_filtered(
     qs: QuerySet[PatchRun],
+    user=None,
     *,
     status: str | None = None,
     patch_type: str | None = None,
@@ -777,7 +795,9 @@ def list_filtered(
     if patch_type:
         qs = qs.filter(patch_type=patch_type)
     if cluster:
-        qs = qs.filter(Exists(PatchRunCluster.objects.filter(run=OuterRef("pk"), cluster__name=cluster)))
+        qs = qs.filter(
+            Exists(PatchRunCluster.objects.visible_to(user).filter(run=OuterRef("pk"), cluster__name=cluster))
+        )
     if dry_run is not None:
         qs = qs.filter(dry_run=dry_run)
     if active is not None:
@@ -786,36 +806,44 @@ def list_filtered(
             if active
             else qs.exclude(status__in=ACTIVE_RUN_STATUSES)
         )
-    return with_progress(qs)
+    return with_progress(qs, user)
 
 
 def get_run(dbms_type: str | None, run_id: int, user=None) -> PatchRun:
     qs = visible_runs(user).filter(pk=run_id)
     if dbms_type:
         qs = qs.filter(dbms_type=dbms_type)
-    run = with_progress(qs).first()
+    run = with_progress(qs, user).first()
     if run is None:
         raise NotFound(f"No patch run {run_id}" + (f" of type {dbms_type}." if dbms_type else "."))
     return run
 
 
-def run_steps(run: PatchRun) -> QuerySet[PatchStep]:
+def run_steps(run: PatchRun, user=None) -> QuerySet[PatchStep]:
     """Steps in the order they are (or were) patched; output left out (it can be large)."""
     return (
-        run.steps.select_related("cluster", "server", "run_cluster")
+        PatchStep.objects.visible_to(user)
+        .filter(run=run)
+        .select_related("cluster", "server", "run_cluster")
         .defer("output")
         .order_by("batch", "run_cluster__position", "position", "id")
     )
 
 
-def run_clusters(run: PatchRun) -> QuerySet[PatchRunCluster]:
-    return run.clusters.select_related("cluster__application").order_by("batch", "position")
+def run_clusters(run: PatchRun, user=None) -> QuerySet[PatchRunCluster]:
+    return (
+        PatchRunCluster.objects.visible_to(user)
+        .filter(run=run)
+        .select_related("cluster__application")
+        .order_by("batch", "position")
+    )
 
 
 def get_step(dbms_type: str | None, run_id: int, step_id: int, user=None) -> PatchStep:
     runs = visible_runs(user).filter(dbms_type=dbms_type) if dbms_type else visible_runs(user)
     step = (
-        PatchStep.objects.filter(run__in=runs, run_id=run_id, pk=step_id)
+        PatchStep.objects.visible_to(user)
+        .filter(run__in=runs, run_id=run_id, pk=step_id)
         .select_related("server", "cluster")
         .first()
     )

@@ -58,6 +58,7 @@ def run_list(request, dbms_type: str | None = None):
     dry = data.get("dry_run") or ""
     qs = services.list_filtered(
         qs,
+        request.user,
         status=data.get("status") or None,
         patch_type=data.get("patch_type") or None,
         cluster=data.get("cluster") or None,
@@ -88,8 +89,8 @@ def _detail_context(request, run) -> dict:
     return {
         "run": run,
         "progress": services.progress(run),
-        "clusters": list(services.run_clusters(run)),
-        "steps": list(services.run_steps(run)),
+        "clusters": list(services.run_clusters(run, request.user)),
+        "steps": list(services.run_steps(run, request.user)),
         "active": run.status in ACTIVE_RUN_STATUSES,
         "may_control": is_fleet_operator(request.user) and not run.dry_run,
     }

@@ -13,8 +13,9 @@ from rocketdbaas.accounts.roles import is_fleet_operator
 from rocketdbaas.core.errors import NotFound, ProblemError
 from rocketdbaas.core.listing import sort_and_paginate
 from rocketdbaas.dbms import DbmsType, resolve_dbms_type
+from rocketdbaas.dbms.versions import rank_expression, version_ranks
 from rocketdbaas.patching import services
-from rocketdbaas.patching.models import ACTIVE_RUN_STATUSES, PatchType, RunStatus
+from rocketdbaas.patching.models import ACTIVE_RUN_STATUSES, PatchRun, PatchType, RunStatus
 
 CONTROLS = {
     "pause": services.pause_run,
@@ -64,10 +65,13 @@ def run_list(request, dbms_type: str | None = None):
         cluster=data.get("cluster") or None,
         dry_run={"": False, "yes": True}.get(dry),
     )
+    # Versions sort in version order ("15.10" above "15.9"), ranked in Python.
+    versions = PatchRun.objects.order_by().values_list("patch_version", flat=True).distinct()
+    qs = qs.alias(version_rank=rank_expression("patch_version", version_ranks(sorted(versions))))
     page_obj, sort = sort_and_paginate(
         request,
         qs,
-        sorts={"created": "created_at", "status": "status", "version": "patch_version"},
+        sorts={"created": "created_at", "status": "status", "version": "version_rank"},
         default="-created",
     )
     for run in page_obj:

@@ -66,6 +66,19 @@ def test_run_list_and_page_show_progress_and_each_server(run, viewer_user):
     assert "half way &lt;there&gt;" in output.text and 'hx-trigger="every 2s"' in output.text
 
 
+def test_run_list_sorts_by_version_in_version_order(run, viewer_user):
+    make_cluster("erp1", app="erp")
+    newer = services.start_patch_run(
+        services.RunRequest(
+            dbms_type="postgresql", patch_type="DB", patch_version="15.10", recipe="minor", clusters=["erp1"]
+        )
+    )
+    listing = logged_in(viewer_user).get(reverse("patching:run-list"), {"sort": "version"}).text
+    older_link = reverse("patching:run-detail", args=[run.pk])
+    newer_link = reverse("patching:run-detail", args=[newer.pk])
+    assert listing.index(f'href="{older_link}"') < listing.index(f'href="{newer_link}"')  # 15.9 < 15.10
+
+
 def test_finished_runs_stop_polling(run, viewer_user):
     run.steps.update(status=StepStatus.SUCCEEDED, outcome=StepOutcome.SUCCEEDED)
     type(run).objects.filter(pk=run.pk).update(status=RunStatus.SUCCEEDED)

@@ -405,7 +405,7 @@ def month_bounds(period: str | None, now: datetime | None = None) -> tuple[datet
     return start, start + timedelta(days=calendar.monthrange(year, month)[1])
 
 
-def _downtime_event_rows(dbms_type: str, period_end: datetime, period_start: datetime, cluster_ids):
+def downtime_event_rows(dbms_type: str | None, period_end: datetime, period_start: datetime, cluster_ids):
     """Every cluster's relevant Down/Up events in one ordered query.
 
     Two window functions bound what is read, per cluster: history before the last whole-cluster
@@ -424,11 +424,12 @@ def _downtime_event_rows(dbms_type: str, period_end: datetime, period_start: dat
         partition_by=[F("cluster_id")],
     )
     qs = Activity.objects.filter(
-        dbms_type=dbms_type,
         type__in=[ActivityType.DOWN, ActivityType.UP],
         corrects__isnull=True,
         cluster__isnull=False,
     )
+    if dbms_type is not None:
+        qs = qs.filter(dbms_type=dbms_type)
     if cluster_ids is not None:
         qs = qs.filter(cluster_id__in=cluster_ids)
     return (
@@ -470,7 +471,7 @@ def downtime_for_clusters(
         clusters_qs = clusters_qs.filter(pk__in=cluster_ids)
     names = dict(clusters_qs.order_by("name").values_list("pk", "name"))
     events_by_cluster: dict[int, list[DowntimeEvent]] = {}
-    rows = _downtime_event_rows(dbms_type, period_end, period_start, cluster_ids)
+    rows = downtime_event_rows(dbms_type, period_end, period_start, cluster_ids)
     with no_jit():
         for cluster_id, group in itertools.groupby(rows.iterator(chunk_size=5000), key=lambda r: r[0]):
             events_by_cluster[cluster_id] = [

@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -1009,19 +1009,6 @@ def retry_failed(dbms_type: str, run_id: int, user=None) -> PatchRun:
 
 
 # ---------------------------------------------------------------- other apps
-
-
-def steps_active_between(
-    cluster_ids: list[int], since: datetime, until: datetime
-) -> list[tuple[int, datetime]]:
-    """(cluster id, a moment in [since, until]) for every patch step that was working on those
-    clusters in the window: telemetry uses it to tell planned role changes from failovers."""
-    rows = (
-        PatchStep.objects.filter(cluster_id__in=cluster_ids, run__dry_run=False, started_at__lte=until)
-        .filter(Q(finished_at__gte=since) | Q(finished_at__isnull=True))
-        .values_list("cluster_id", "started_at")
-    )
-    return [(cluster_id, max(started, since)) for cluster_id, started in rows if started is not None]
 
 
 def patch_history(cluster: Cluster, limit_per_server: int = 5) -> dict[int, list[PatchStep]]:

@@ -18,7 +18,6 @@ from django.db.models import (
     BooleanField,
     Count,
     DateField,
-    Exists,
     ExpressionWrapper,
     F,
     FloatField,
@@ -35,13 +34,14 @@ from django.db.models.functions import Coalesce, Greatest, Least, Trunc, TruncMo
 from django.utils import timezone
 from pydantic.alias_generators import to_camel
 
+from rocketdbaas.activities import failover
 from rocketdbaas.activities.models import Activity, ActivityType
 from rocketdbaas.activities.services import activity_queryset, downtime_for_clusters, record_activity
 from rocketdbaas.backups.models import Backup, BackupStatus
 from rocketdbaas.core.errors import Conflict, Invalid, NotFound
 from rocketdbaas.dbms.versions import is_below
 from rocketdbaas.inventory.models import Application, Cluster, PoolStatus, Server
-from rocketdbaas.patching.models import PatchRunCluster, PatchStep, PatchType, StepOutcome, TargetVersion
+from rocketdbaas.patching.models import PatchStep, PatchType, StepOutcome, TargetVersion
 from rocketdbaas.reports.models import RateCard
 from rocketdbaas.reports.periods import MonthRange, add_months, month_label, month_start
 from rocketdbaas.telemetry.models import CollectionResult, DailySize, DatabaseInfo, Outcome, SizeSample
@@ -730,57 +730,9 @@ def server_resources_by_month(
 # 4. Unplanned failovers
 
 
-def _inside_planned_outage() -> Q:
-    """The activity happened while a planned outage of its cluster was open (a maintenance
-    window): a planned Down at or before it that no Up had closed yet.
-
-    Pairing as in activities.downtime: an Up naming no server closes every outage; an Up naming
-    a server closes that server's outage and any whole-cluster one. "Planned" is after corrections.
-    """
-    latest_planned = Subquery(
-        Activity.objects.filter(corrects=OuterRef("pk"), planned__isnull=False)
-        .order_by("-id")
-        .values("planned")[:1]
-    )
-    planned_downs = (
-        Activity.objects.filter(
-            cluster_id=OuterRef("cluster_id"),
-            type=ActivityType.DOWN,
-            corrects__isnull=True,
-            occurred_at__lte=OuterRef("occurred_at"),
-        )
-        .annotate(eff_planned=Coalesce(latest_planned, F("planned"), Value(False)))
-        .filter(eff_planned=True)
-    )
-    ups_between = Activity.objects.filter(
-        cluster_id=OuterRef("cluster_id"),
-        type=ActivityType.UP,
-        corrects__isnull=True,
-        occurred_at__gte=OuterRef("occurred_at"),
-        occurred_at__lte=OuterRef(OuterRef("occurred_at")),
-    )
-    whole_cluster_open = planned_downs.filter(server__isnull=True).filter(~Exists(ups_between))
-    server_open = planned_downs.filter(server__isnull=False).filter(
-        ~Exists(ups_between.filter(Q(server__isnull=True) | Q(server_id=OuterRef("server_id"))))
-    )
-    return Q(Exists(whole_cluster_open)) | Q(Exists(server_open))
-
-
-def _inside_patch_run() -> Exists:
-    """A patch run was working on the activity's cluster at that moment (still running counts)."""
-    at = OuterRef("occurred_at")
-    return Exists(
-        PatchRunCluster.objects.filter(cluster_id=OuterRef("cluster_id"), started_at__lte=at).filter(
-            Q(finished_at__gte=at)
-            | Q(finished_at__isnull=True, run__finished_at__gte=at)
-            | Q(finished_at__isnull=True, run__finished_at__isnull=True)
-        )
-    )
-
-
 def unplanned_failover_queryset(dbms_type: str, period: MonthRange, applications: frozenset[int] | None):
-    """Failovers not marked planned (after corrections), not inside a maintenance window or a
-    patch run, in the period; annotated with their latest ticket link."""
+    """The period's unplanned failovers (activities.failover decides which), annotated with
+    their latest ticket link."""
     qs = activity_queryset(dbms_type).filter(
         type=ActivityType.FAILOVER,
         corrects__isnull=True,
@@ -789,9 +741,7 @@ def unplanned_failover_queryset(dbms_type: str, period: MonthRange, applications
     )
     if applications is not None:
         qs = qs.filter(cluster__application_id__in=applications)
-    # "Not marked planned" includes not marked at all (NULL), which a plain exclude would drop.
-    not_planned = Q(effective_planned=False) | Q(effective_planned__isnull=True)
-    return qs.filter(not_planned).exclude(_inside_planned_outage()).exclude(_inside_patch_run())
+    return failover.unplanned(qs)
 
 
 def unplanned_failovers(

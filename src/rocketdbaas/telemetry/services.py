@@ -25,13 +25,13 @@ from django.db.models import Count, DateField, F, Max, OuterRef, Q, QuerySet, Su
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
-from rocketdbaas.activities.models import Activity, ActivityType
+from rocketdbaas.activities import failover
+from rocketdbaas.activities.models import ActivityType
 from rocketdbaas.activities.services import record_activity
 from rocketdbaas.core.errors import Conflict, Invalid, NotFound
 from rocketdbaas.dbms import connection_target, get_module
 from rocketdbaas.dbms.base import ServerState
 from rocketdbaas.inventory.models import Cluster, PoolStatus, Server
-from rocketdbaas.patching.services import steps_active_between
 from rocketdbaas.telemetry import credentials as credential_store
 from rocketdbaas.telemetry.models import (
     CollectionResult,
@@ -446,11 +446,14 @@ def _detect_failovers(
             promoted[p.server.cluster_id].append((p, prev))
     if not promoted:
         return
-    since = min(prev.collected_at for members in promoted.values() for _, prev in members)
-    explained = explained_role_changes(list(promoted), since, now)
+    unexplained = failover.unexplained_promotions(
+        {
+            cluster_id: (min(prev.collected_at for _, prev in members), now)
+            for cluster_id, members in promoted.items()
+        }
+    )
     for cluster_id, members in promoted.items():
-        window_start = min(prev.collected_at for _, prev in members)
-        if any(window_start <= at for at in explained.get(cluster_id, [])):
+        if cluster_id not in unexplained:
             continue
         for p, prev in members:
             cluster = p.server.cluster
@@ -472,29 +475,6 @@ def _detect_failovers(
                     "previousCollectionAt": prev.collected_at.isoformat(),
                 },
             )
-
-
-def explained_role_changes(
-    cluster_ids: list[int], since: datetime, until: datetime
-) -> dict[int, list[datetime]]:
-    """When, per cluster, something planned could have moved the primary between since and until.
-
-    A patch step writes a Patch activity and a switchover a Switchover one; a Failover someone
-    already recorded must not be recorded twice. Patch steps that are still running (no
-    activity yet) count too, as the patching app reports them.
-    """
-    rows = Activity.objects.filter(
-        cluster_id__in=cluster_ids,
-        type__in=[ActivityType.PATCH, ActivityType.SWITCHOVER, ActivityType.FAILOVER],
-        occurred_at__gte=since,
-        occurred_at__lte=until,
-    ).values_list("cluster_id", "occurred_at")
-    explained: dict[int, list[datetime]] = defaultdict(list)
-    for cluster_id, at in rows:
-        explained[cluster_id].append(at)
-    for cluster_id, at in steps_active_between(cluster_ids, since, until):
-        explained[cluster_id].append(at)
-    return explained
 
 
 # --------------------------------------------------------------------------- push API

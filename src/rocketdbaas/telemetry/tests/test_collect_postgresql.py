@@ -259,7 +259,7 @@ def test_promotion_during_a_running_patch_step_is_not_a_failover(db, pg_cluster)
         dbms_type="postgresql", patch_type="DB", patch_version="15.99", recipe=recipe, status="running"
     )
     run_cluster = PatchRunCluster.objects.create(
-        run=run, cluster=cluster, batch=1, position=1, status="running"
+        run=run, cluster=cluster, batch=1, position=1, status="running", started_at=timezone.now()
     )
     # The patcher is switching over away from billing-db1 and has not written any activity yet.
     PatchStep.objects.create(

@@ -5,6 +5,7 @@ from pydantic import AwareDatetime, Field
 
 from rocketdbaas.activities.downtime import DowntimeResult
 from rocketdbaas.activities.models import Activity, ActivityType
+from rocketdbaas.activities.services import ClusterActivities
 from rocketdbaas.core.schemas import CamelSchema
 
 
@@ -79,6 +80,14 @@ class ActivityOut(CamelSchema):
             correction_count=a.correction_count,  # type: ignore[attr-defined]
             created_at=a.created_at,
         )
+
+
+class ActivitiesSection(CamelSchema):
+    recent_activities: list[ActivityOut] = Field(description="The latest events, newest first")
+
+    @staticmethod
+    def resolve_recent_activities(data: ClusterActivities) -> list[ActivityOut]:
+        return [ActivityOut.from_activity(a) for a in data.activities]
 
 
 class ActivityDetailOut(ActivityOut):

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -22,12 +23,13 @@ from rocketdbaas.core.middleware import current_request_id
 from rocketdbaas.inventory.models import Cluster, Server
 
 __all__ = [
+    "ClusterActivities",
     "DowntimeResult",
     "NewActivity",
     "activity_queryset",
     "add_correction",
     "check_ticket_url",
-    "cluster_detail_section",
+    "cluster_activities",
     "corrections_of",
     "downtime_for_clusters",
     "filtered_activities",
@@ -366,20 +368,36 @@ def add_correction(
     return record_activities(dbms_type=dbms_type, items=[item], user=user, prefix=lambda i, n: n)[0]
 
 
-def cluster_detail_section(cluster) -> dict[str, Any]:
-    """The cluster detail API's recentActivities: the latest 20 events, with their latest ticket."""
-    from rocketdbaas.activities.schemas import ActivityOut
+@dataclass
+class ClusterActivities:
+    """A cluster's latest events (corrections folded in) and this month's availability."""
 
+    cluster: Cluster
+    activities: list[Activity]
+
+    @cached_property
+    def downtime(self) -> DowntimeResult:
+        start, end = month_bounds(None)
+        (result,) = downtime_for_clusters(self.cluster.dbms_type, start, end, [self.cluster.pk])
+        return result
+
+    @property
+    def availability_pct(self) -> float:
+        return round(self.downtime.overall_availability * 100, 3)
+
+    @property
+    def period(self) -> str:
+        return f"{timezone.now():%Y-%m}"
+
+
+def cluster_activities(cluster: Cluster) -> ClusterActivities:
+    """The latest events of a cluster the caller may see, with their latest ticket (one query)."""
     recent = (
         activity_queryset()
         .filter(cluster=cluster, corrects__isnull=True)
         .order_by("-occurred_at", "-id")[:RECENT_ON_CLUSTER_PAGE]
     )
-    return {
-        "recentActivities": [
-            ActivityOut.from_activity(a).model_dump(by_alias=True, mode="json") for a in recent
-        ]
-    }
+    return ClusterActivities(cluster, list(recent))
 
 
 # --- downtime ---------------------------------------------------------------------------------

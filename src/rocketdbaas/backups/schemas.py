@@ -88,6 +88,14 @@ class BackupOut(CamelSchema):
         )
 
 
+class BackupsSection(CamelSchema):
+    backups: list[BackupOut] = Field(description="The latest backups, newest first, expired ones marked")
+
+    @staticmethod
+    def resolve_backups(data: Any) -> list[BackupOut]:  # a services.ClusterBackups
+        return [BackupOut.from_backup(b) for b in data.backups]
+
+
 class BackupFilters(CamelSchema):
     cluster: str | None = None
     repository: str | None = None

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from django.db import transaction
@@ -646,9 +647,35 @@ def _expire_cluster(cluster: Cluster, policy: Policy, now: datetime, user) -> li
     return items
 
 
-def cluster_detail_section(cluster) -> dict[str, Any]:
-    """The cluster detail API's backups: the latest 20, expired ones included (marked)."""
-    from rocketdbaas.backups.schemas import BackupOut
+@dataclass
+class ClusterBackups:
+    """A cluster's latest backups (expired ones included), newest first."""
 
+    cluster: Cluster
+    backups: list[Backup]
+
+    @cached_property
+    def last_full(self) -> Backup | None:
+        """The newest live successful full: what a restore would start from."""
+        return (
+            backup_queryset()
+            .filter(
+                cluster=self.cluster,
+                backup_type__in=CHAIN_ROOT_TYPES,
+                status=BackupStatus.SUCCEEDED,
+                expired_at__isnull=True,
+            )
+            .order_by("-started_at", "-id")
+            .first()
+        )
+
+    @cached_property
+    def policy(self) -> str | None:
+        policy = effective_policy(self.cluster.dbms_type, self.cluster)
+        return as_rule(policy).describe() if policy else None
+
+
+def cluster_backups(cluster: Cluster) -> ClusterBackups:
+    """The latest backups of a cluster the caller may see (one query)."""
     latest = backup_queryset().filter(cluster=cluster).order_by("-started_at", "-id")[:RECENT_ON_CLUSTER_PAGE]
-    return {"backups": [BackupOut.from_backup(b).model_dump(by_alias=True, mode="json") for b in latest]}
+    return ClusterBackups(cluster, list(latest))

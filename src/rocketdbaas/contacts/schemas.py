@@ -11,6 +11,7 @@ from rocketdbaas.contacts.models import (
     NotificationLog,
     NotificationStatus,
 )
+from rocketdbaas.contacts.services import ClusterContacts
 from rocketdbaas.core.schemas import CamelSchema
 
 # Field rules (email syntax, phone, lengths) live in the model and are checked by the services,
@@ -163,3 +164,43 @@ class NotificationOut(CamelSchema):
 class NotificationDetailOut(NotificationOut):
     body_text: str
     body_html: str
+
+
+class ClusterContactOut(CamelSchema):
+    """A current contact of a cluster's application, with its role there."""
+
+    id: int
+    name: str
+    email: str
+    phone: str
+    team: str
+    role: str
+    patching_emails: bool
+
+    @staticmethod
+    def resolve_id(link: ApplicationContact) -> int:
+        return link.contact.pk
+
+    @staticmethod
+    def resolve_name(link: ApplicationContact) -> str:
+        return link.contact.name
+
+    @staticmethod
+    def resolve_email(link: ApplicationContact) -> str:
+        return link.contact.email
+
+    @staticmethod
+    def resolve_phone(link: ApplicationContact) -> str:
+        return link.contact.phone
+
+    @staticmethod
+    def resolve_team(link: ApplicationContact) -> str:
+        return link.contact.team
+
+
+class ContactsSection(CamelSchema):
+    contacts: list[ClusterContactOut]
+
+    @staticmethod
+    def resolve_contacts(data: ClusterContacts) -> list[ApplicationContact]:
+        return data.links

@@ -4,6 +4,7 @@ Every change runs in one transaction with its ContactChange row. The patching em
 are in notifications.py.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -184,23 +185,15 @@ def reachable_links(application_id: int) -> QuerySet[ApplicationContact]:
     )
 
 
-def cluster_detail_section(cluster) -> dict[str, Any]:
-    """The application's current contacts, for GET /api/{dbmsType}/Cluster/{ClusterName} (one query)."""
-    links = reachable_links(cluster.application_id)
-    return {
-        "contacts": [
-            {
-                "id": link.contact.pk,
-                "name": link.contact.name,
-                "email": link.contact.email,
-                "phone": link.contact.phone,
-                "team": link.contact.team,
-                "role": link.role,
-                "patchingEmails": link.patching_emails,
-            }
-            for link in links
-        ]
-    }
+@dataclass
+class ClusterContacts:
+    application: Application
+    links: list[ApplicationContact]
+
+
+def cluster_contacts(cluster) -> ClusterContacts:
+    """The cluster's application and its current contacts (one query)."""
+    return ClusterContacts(cluster.application, list(reachable_links(cluster.application_id)))
 
 
 # --- changing contacts -----------------------------------------------------------------------

@@ -1,16 +1,27 @@
 """API schema conventions: camelCase JSON over snake_case Python."""
 
-from typing import Any
+from typing import Annotated, Any
 
-from ninja import Router, Schema
-from pydantic import ConfigDict
+from ninja import Path, Router, Schema
+from pydantic import ConfigDict, WithJsonSchema
 from pydantic.alias_generators import to_camel
+
+from rocketdbaas.dbms import DbmsType
 
 
 class CamelSchema(Schema):
     """Fields are snake_case in Python and camelCase in JSON (both accepted on input)."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+
+# The `{dbmsType}` of a path, documented as an enum; matched case-insensitively by
+# dbms.resolve_dbms_type, which answers an unknown one with a 404 naming the valid ones.
+DbmsTypePath = Annotated[
+    str,
+    WithJsonSchema({"type": "string", "enum": [t.value for t in DbmsType]}),
+    Path(description="The DBMS type, in any case"),
+]
 
 
 class ApiRouter(Router):

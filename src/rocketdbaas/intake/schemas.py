@@ -7,7 +7,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from rocketdbaas.core.schemas import CamelSchema
 from rocketdbaas.dbms import DbmsType
-from rocketdbaas.intake.models import MAX_SERVERS, BackupPolicy, RequestStatus
+from rocketdbaas.intake.models import MAX_SERVERS, BackupPolicy, IntakeRequest, RequestStatus
 from rocketdbaas.intake.services import MAX_CONTACTS, MAX_CPU, MAX_GIGS
 from rocketdbaas.inventory.models import Environment
 
@@ -100,6 +100,22 @@ class IntakeRequestOut(CamelSchema):
     created_at: datetime
     updated_at: datetime
     events: list[EventOut] | None = Field(None, description="The history; only on single-request answers")
+
+
+class ClusterRequestOut(CamelSchema):
+    reference: str
+    status: RequestStatus
+    requester_name: str
+    created_at: datetime
+    needed_by: date
+
+
+class IntakeRequestsSection(CamelSchema):
+    intake_requests: list[ClusterRequestOut] = Field(description="The requests the cluster was built for")
+
+    @staticmethod
+    def resolve_intake_requests(data: list[IntakeRequest]) -> list[IntakeRequest]:
+        return data
 
 
 class IntakeRequestList(CamelSchema):

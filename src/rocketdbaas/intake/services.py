@@ -83,6 +83,11 @@ def visible_requests(user) -> QuerySet[IntakeRequest]:
     return IntakeRequest.objects.visible_to(user).select_related("application", "cluster", "submitted_by")
 
 
+def cluster_requests(cluster) -> list[IntakeRequest]:
+    """The intake requests a cluster the caller may see was built for, oldest first."""
+    return list(IntakeRequest.objects.filter(cluster=cluster).order_by("created_at", "id"))
+
+
 def get_request(reference: str, user) -> IntakeRequest:
     """The request, if this user may see it (404 otherwise: its existence is not disclosed)."""
     found = None

@@ -10,7 +10,8 @@ from ninja import Path, Query, Status
 from rocketdbaas.accounts.models import User
 from rocketdbaas.accounts.roles import can_write, is_fleet_operator, is_owner, require_dba
 from rocketdbaas.core.errors import Forbidden, Invalid
-from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
+from rocketdbaas.core.schemas import PROBLEMS, ApiRouter, DbmsTypePath
+from rocketdbaas.core.sections import section_fields
 from rocketdbaas.dbms import resolve_dbms_type
 from rocketdbaas.inventory import services
 from rocketdbaas.inventory.models import Application, Environment, PoolStatus, Server, ServerRole
@@ -21,6 +22,7 @@ from rocketdbaas.inventory.schemas import (
     ApplicationPatch,
     ClusterCreateIn,
     ClusterDetail,
+    ClusterOut,
     ClusterServerList,
     PoolServersIn,
     PoolStatusIn,
@@ -289,6 +291,14 @@ def pull_and_lock_get(
 # ---------------------------------------------------------------- clusters
 
 
+def cluster_detail(cluster) -> Any:
+    # Each part is validated by its own schema (whose resolvers read the models); ClusterDetail
+    # only declares the whole shape, so it is assembled, not validated a second time.
+    return ClusterDetail.model_construct(
+        **dict(ClusterOut.model_validate(cluster)), **section_fields(cluster)
+    )
+
+
 @router.post(
     "/{dbms_type}/Cluster",
     response={201: ClusterDetail, **PROBLEMS},
@@ -298,7 +308,7 @@ def pull_and_lock_get(
         "they become Used members with their roles. One transaction: any problem changes nothing."
     ),
 )
-def create_cluster(request: HttpRequest, dbms_type: str, payload: ClusterCreateIn):
+def create_cluster(request: HttpRequest, dbms_type: DbmsTypePath, payload: ClusterCreateIn):
     dbms = resolve_dbms_type(dbms_type)
     require_dba(request)
     cluster = services.create_cluster(
@@ -309,7 +319,7 @@ def create_cluster(request: HttpRequest, dbms_type: str, payload: ClusterCreateI
         user=request.user,
         reservation_id=payload.reservation_id,
     )
-    return _json(services.cluster_detail(services.get_cluster(dbms, cluster.name)), status=201)
+    return Status(201, cluster_detail(services.get_cluster(dbms, cluster.name)))
 
 
 @router.get(
@@ -317,10 +327,9 @@ def create_cluster(request: HttpRequest, dbms_type: str, payload: ClusterCreateI
     response={200: ClusterDetail, **PROBLEMS},
     summary="A cluster with its application, servers and every feature's section",
 )
-def get_cluster(request: HttpRequest, dbms_type: str, cluster_name: str):
+def get_cluster(request: HttpRequest, dbms_type: DbmsTypePath, cluster_name: str):
     dbms = resolve_dbms_type(dbms_type)
-    # Written out directly: validating through the schema would drop the features' own sections.
-    return _json(services.cluster_detail(services.get_cluster(dbms, cluster_name, user=request.user)))
+    return cluster_detail(services.get_cluster(dbms, cluster_name, user=request.user))
 
 
 # ---------------------------------------------------------------- applications

@@ -4,14 +4,18 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import ConfigDict, Field, RootModel, StringConstraints, model_validator
+from pydantic import Field, RootModel, StringConstraints, model_validator
 
 from rocketdbaas.core.schemas import CamelSchema
+from rocketdbaas.core.sections import with_sections
+from rocketdbaas.dbms import DbmsType
 from rocketdbaas.inventory.models import (
     APPLICATION_NAME_PATTERN,
+    Cluster,
     ClusterStatus,
     Environment,
     PoolStatus,
+    Server,
     ServerRole,
 )
 
@@ -176,15 +180,23 @@ class ClusterServerOut(CamelSchema):
     os_version: str
     db_version: str
 
+    @staticmethod
+    def resolve_server_name(server: Server) -> str:
+        return server.name
 
-class ClusterDetail(CamelSchema):
-    """A cluster; other features add their own sections (contacts, backups, activities, …)."""
 
-    model_config = ConfigDict(extra="allow")
+class ClusterApplicationOut(CamelSchema):
+    name: str
+    description: str
+    cost_centre: str
+
+
+class ClusterOut(CamelSchema):
+    """A cluster with its application and its Used servers."""
 
     name: str
-    dbms_type: str
-    application: ApplicationRef
+    dbms_type: DbmsType
+    application: ClusterApplicationOut
     environment: str
     status: ClusterStatus
     topology: str
@@ -193,6 +205,14 @@ class ClusterDetail(CamelSchema):
     created_at: datetime
     updated_at: datetime
     servers: list[ClusterServerOut]
+
+    @staticmethod
+    def resolve_servers(cluster: Cluster) -> list[Server]:
+        return list(cluster.servers.filter(status=PoolStatus.USED).order_by("role", "name"))
+
+
+# A cluster plus each section other features add to it (contacts, backups, activities, …).
+ClusterDetail = with_sections(ClusterOut, "ClusterDetail")
 
 
 class RegisterServerIn(CamelSchema):

@@ -6,10 +6,9 @@ Every state change runs in one transaction with its audit rows, so a failed call
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -23,7 +22,6 @@ from rocketdbaas.accounts.roles import is_admin
 from rocketdbaas.activities.models import ActivityType
 from rocketdbaas.activities.services import record_activity
 from rocketdbaas.core.errors import Conflict, Invalid, NotFound
-from rocketdbaas.core.plugins import app_modules
 from rocketdbaas.inventory.models import (
     POOL_TRANSITIONS,
     ROLES_BY_DBMS_TYPE,
@@ -630,58 +628,6 @@ def get_cluster(dbms_type: str, name: str, user=None) -> Cluster:
     if found is None:
         raise NotFound(f"No {dbms_type} cluster named {name!r}.")
     return found
-
-
-@lru_cache(maxsize=1)
-def _detail_section_providers() -> tuple[tuple[str, Callable[[Cluster], dict[str, Any]]], ...]:
-    return tuple(
-        (app, section)
-        for app, module in app_modules("services", skip="rocketdbaas.inventory")
-        if callable(section := getattr(module, "cluster_detail_section", None))
-    )
-
-
-def _server_row(s: Server) -> dict[str, Any]:
-    return {
-        "serverName": s.name,
-        "role": s.role,
-        "status": s.status,
-        "host": s.host,
-        "address": s.address,
-        "port": s.port,
-        "cpu": s.cpu,
-        "ram": s.ram,
-        "dbGigs": s.db_gigs,
-        "datacenter": s.datacenter,
-        "osVersion": s.os_version,
-        "dbVersion": s.db_version,
-    }
-
-
-def cluster_detail(cluster: Cluster) -> dict[str, Any]:
-    """The cluster, its application and servers, plus every feature's own section."""
-    servers = cluster.servers.filter(status=PoolStatus.USED).order_by("role", "name")
-    app = cluster.application
-    detail: dict[str, Any] = {
-        "name": cluster.name,
-        "dbmsType": cluster.dbms_type,
-        "application": {"name": app.name, "description": app.description, "costCentre": app.cost_centre},
-        "environment": cluster.environment,
-        "status": cluster.status,
-        "topology": cluster.topology,
-        "dbVersion": cluster.db_version,
-        "description": cluster.description,
-        "createdAt": cluster.created_at,
-        "updatedAt": cluster.updated_at,
-        "servers": [_server_row(s) for s in servers],
-    }
-    for app_label, section in _detail_section_providers():
-        extra = section(cluster)
-        clash = set(extra) & set(detail)
-        if clash:
-            raise RuntimeError(f"{app_label}.cluster_detail_section redefines {sorted(clash)}")
-        detail.update(extra)
-    return detail
 
 
 def register_clusters_servers(

@@ -32,7 +32,7 @@ from django.views.decorators.http import require_POST
 from rocketdbaas.accounts.roles import is_fleet_operator
 from rocketdbaas.core.errors import NotFound, ProblemError
 from rocketdbaas.core.listing import sort_and_paginate
-from rocketdbaas.core.panels import cluster_panels
+from rocketdbaas.core.sections import section_data
 from rocketdbaas.dbms import DbmsType, resolve_dbms_type
 from rocketdbaas.dbms.versions import Version, rank_expression, version_ranks
 from rocketdbaas.inventory import services
@@ -205,7 +205,7 @@ def cluster_detail(request, dbms_type: DbmsType, name: str):
                 "ram": sum(s.ram for s in servers),
                 "disk": sum(s.db_gigs for s in servers),
             },
-            "panels": cluster_panels(request, cluster),
+            "sections": section_data(cluster),
         },
     )
 

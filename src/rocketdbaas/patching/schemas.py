@@ -6,7 +6,8 @@ from typing import Any, Literal
 from pydantic import Field
 
 from rocketdbaas.core.schemas import CamelSchema
-from rocketdbaas.patching.models import ExecutorKind, PatchType, PrimaryStrategy
+from rocketdbaas.patching.models import ExecutorKind, PatchRunCluster, PatchStep, PatchType, PrimaryStrategy
+from rocketdbaas.patching.services import ClusterPatching
 
 BatchItem = int | str
 
@@ -227,3 +228,56 @@ class StepOutputOut(CamelSchema):
 RunStatusFilter = Literal[
     "pending", "prechecking", "running", "paused", "interrupted", "succeeded", "failed", "cancelled"
 ]
+
+
+class ActiveRunOut(CamelSchema):
+    id: int
+    status: str
+
+    @staticmethod
+    def resolve_id(active: PatchRunCluster) -> int:
+        return active.run_id
+
+    @staticmethod
+    def resolve_status(active: PatchRunCluster) -> str:
+        return active.run.status
+
+
+class PatchHistoryOut(CamelSchema):
+    server: str
+    run_id: int
+    patch_type: str
+    patch_version: str
+    outcome: str
+    version_before: str
+    version_after: str
+    finished_at: datetime | None
+
+    @staticmethod
+    def resolve_server(step: PatchStep) -> str:
+        return step.server.name
+
+    @staticmethod
+    def resolve_patch_type(step: PatchStep) -> str:
+        return step.run.patch_type
+
+    @staticmethod
+    def resolve_patch_version(step: PatchStep) -> str:
+        return step.run.patch_version
+
+    @staticmethod
+    def resolve_outcome(step: PatchStep) -> str:
+        return step.outcome or step.status
+
+
+class ClusterPatchingOut(CamelSchema):
+    active_run: ActiveRunOut | None = Field(description="The run patching the cluster now")
+    history: list[PatchHistoryOut] = Field(description="Each member's latest patches, members by name")
+
+
+class PatchingSection(CamelSchema):
+    patching: ClusterPatchingOut
+
+    @staticmethod
+    def resolve_patching(data: ClusterPatching) -> ClusterPatching:
+        return data

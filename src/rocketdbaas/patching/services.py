@@ -1028,31 +1028,35 @@ def patch_history(cluster: Cluster, limit_per_server: int = 5) -> dict[int, list
     return history
 
 
-def cluster_detail_section(cluster: Cluster) -> dict[str, Any]:
-    """The cluster detail API's patching section: each server's latest patches and any active run."""
-    history = patch_history(cluster, limit_per_server=3)
+PATCHES_PER_SERVER_ON_CLUSTER_PAGE = 3
+
+
+@dataclass
+class ServerPatches:
+    server: Server
+    steps: list[PatchStep]  # newest first
+
+
+@dataclass
+class ClusterPatching:
+    """Each member's latest patches (members by name) and the run patching the cluster now."""
+
+    servers: list[ServerPatches]
+    active_run: PatchRunCluster | None
+
+    @property
+    def history(self) -> list[PatchStep]:
+        return [step for row in self.servers for step in row.steps]
+
+
+def cluster_patching(cluster: Cluster) -> ClusterPatching:
+    """The patching section of a cluster the caller may see (three queries)."""
+    history = patch_history(cluster, limit_per_server=PATCHES_PER_SERVER_ON_CLUSTER_PAGE)
+    members = cluster.servers.filter(status=PoolStatus.USED).order_by("name")
     active = (
         PatchRunCluster.objects.filter(cluster=cluster, active=True)
         .select_related("run")
         .order_by("-pk")
         .first()
     )
-    return {
-        "patching": {
-            "activeRun": {"id": active.run_id, "status": active.run.status} if active else None,
-            "history": [
-                {
-                    "server": step.server.name,
-                    "runId": step.run_id,
-                    "patchType": step.run.patch_type,
-                    "patchVersion": step.run.patch_version,
-                    "outcome": step.outcome or step.status,
-                    "versionBefore": step.version_before,
-                    "versionAfter": step.version_after,
-                    "finishedAt": step.finished_at.isoformat() if step.finished_at else None,
-                }
-                for steps in history.values()
-                for step in steps
-            ],
-        }
-    }
+    return ClusterPatching([ServerPatches(s, history.get(s.pk, [])) for s in members], active)

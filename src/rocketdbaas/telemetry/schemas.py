@@ -4,6 +4,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, Field, StringConstraints
 
 from rocketdbaas.core.schemas import CamelSchema
+from rocketdbaas.telemetry.services import ClusterDatabases
 
 # Names and versions are printable text: a NUL or control character is bad input, not a 500.
 TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
@@ -138,3 +139,20 @@ class CredentialOut(CamelSchema):
 class CredentialList(CamelSchema):
     count: int
     items: list[CredentialOut]
+
+
+class ClusterDatabaseOut(CamelSchema):
+    name: str
+    size_gigs: float | None
+    system: bool = Field(description="postgres, or MongoDB's admin, config and local")
+    source: str
+    last_seen_at: datetime
+
+
+class DatabasesSection(CamelSchema):
+    databases: list[ClusterDatabaseOut] = Field(description="By name")
+    last_collected: datetime | None = Field(description="When the collector last read the cluster")
+
+    @staticmethod
+    def resolve_databases(data: ClusterDatabases) -> list:
+        return data.databases

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -769,23 +770,66 @@ def size_series(cluster: Cluster, since: datetime, until: datetime, bucket: str 
     }
 
 
-def cluster_detail_section(cluster: Cluster) -> dict[str, Any]:
-    """The cluster's databases now and when the collector last read it (two queries)."""
-    databases = list(DatabaseInfo.objects.filter(cluster=cluster).order_by("name"))
-    last = last_collected(cluster)
-    return {
-        "databases": [
-            {
-                "name": d.name,
-                "sizeGigs": gigs(d.size_bytes),
-                "system": is_system_database(cluster.dbms_type, d.name),
-                "source": d.source,
-                "lastSeenAt": d.last_seen_at.isoformat(),
-            }
-            for d in databases
-        ],
-        "lastCollected": last.isoformat() if last else None,
-    }
+CHART_DAYS = 90
+CHART_DATABASES = 8  # the biggest ones; more lines than that are unreadable
+
+
+@dataclass
+class ClusterDatabase:
+    name: str
+    size_gigs: float | None
+    system: bool
+    source: str
+    source_label: str
+    last_seen_at: datetime
+
+
+@dataclass
+class ClusterDatabases:
+    """What a cluster holds now (databases by name) and when the collector last read it."""
+
+    cluster: Cluster
+    databases: list[ClusterDatabase]
+    last_collected: datetime | None
+    chart_days = CHART_DAYS
+
+    @property
+    def chart_id(self) -> str:
+        return f"cluster-sizes-{self.cluster.pk}"
+
+    @cached_property
+    def chart(self) -> dict[str, Any]:
+        """Chart.js line data over the last CHART_DAYS: the cluster total and the largest databases, in GiB."""
+        now = timezone.now()
+        series = size_series(self.cluster, now - timedelta(days=CHART_DAYS), now, "day")
+        labels = sorted({p["at"] for p in series["total"]})
+        biggest = sorted(series["databases"], key=lambda d: -max(p["sizeBytes"] for p in d["points"]))
+        lines = [("Cluster total", {p["at"]: p["sizeGigs"] for p in series["total"]})]
+        lines += [
+            (d["name"], {p["at"]: p["sizeGigs"] for p in d["points"]}) for d in biggest[:CHART_DATABASES]
+        ]
+        return {
+            "labels": [at.date().isoformat() for at in labels],
+            "datasets": [
+                {"label": name, "data": [points.get(at) for at in labels]} for name, points in lines
+            ],
+        }
+
+
+def cluster_databases(cluster: Cluster) -> ClusterDatabases:
+    """The databases of a cluster the caller may see and its last collection (two queries)."""
+    rows = [
+        ClusterDatabase(
+            name=d.name,
+            size_gigs=gigs(d.size_bytes),
+            system=is_system_database(cluster.dbms_type, d.name),
+            source=d.source,
+            source_label=d.get_source_display(),
+            last_seen_at=d.last_seen_at,
+        )
+        for d in DatabaseInfo.objects.filter(cluster=cluster).order_by("name")
+    ]
+    return ClusterDatabases(cluster, rows, last_collected(cluster))
 
 
 def last_collected(cluster: Cluster) -> datetime | None:

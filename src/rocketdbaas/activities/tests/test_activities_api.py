@@ -7,7 +7,8 @@ from django.test import Client
 from django.utils import timezone
 
 from rocketdbaas.activities.models import Activity, ActivityType, AppendOnlyError
-from rocketdbaas.activities.services import cluster_detail_section, record_activity
+from rocketdbaas.activities.schemas import ActivitiesSection
+from rocketdbaas.activities.services import cluster_activities, record_activity
 from rocketdbaas.activities.tests.conftest import make_cluster
 from rocketdbaas.inventory.models import Application
 
@@ -374,7 +375,8 @@ def test_cluster_detail_section(orders, django_assert_num_queries):
         )
     record_activity(dbms_type="postgresql", type=ActivityType.PATCH, summary="elsewhere", cluster=other)
     with django_assert_num_queries(1):
-        section = cluster_detail_section(orders)
+        data = cluster_activities(orders)
+    section = ActivitiesSection.model_validate(data).model_dump(by_alias=True, mode="json")
     recent = section["recentActivities"]
     assert len(recent) == 20 and recent[0]["summary"] == "step 24" and recent[-1]["summary"] == "step 5"
     assert {"occurredAt", "ticketUrl", "type"} <= set(recent[0])

@@ -1,8 +1,8 @@
 from django.template.loader import render_to_string
-from django.test import Client, RequestFactory
+from django.test import Client
 
 from rocketdbaas.activities.models import Activity, ActivityType
-from rocketdbaas.activities.panels import cluster_panels
+from rocketdbaas.activities.sections import section
 from rocketdbaas.activities.services import record_activity
 
 LIST = "/activities/postgresql/"
@@ -86,8 +86,5 @@ def test_cluster_panel(viewer_user, orders):
     record_activity(
         dbms_type="postgresql", type=ActivityType.FAILOVER, summary="failover to replica", cluster=orders
     )
-    request = RequestFactory().get("/")
-    request.user = viewer_user
-    (panel,) = cluster_panels(request, orders)
-    html = render_to_string(panel.template, {**panel.context, "cluster": orders, "request": request})
+    html = render_to_string(section.template, {"data": section.provider(orders), "cluster": orders})
     assert "failover to replica" in html and "100.0%" in html

@@ -6,7 +6,8 @@ from django.utils import timezone
 
 from rocketdbaas.activities.models import Activity, ActivityType
 from rocketdbaas.backups.models import Backup, RetentionPolicy
-from rocketdbaas.backups.services import cluster_detail_section, roll_off_backups
+from rocketdbaas.backups.schemas import BackupsSection
+from rocketdbaas.backups.services import cluster_backups, roll_off_backups
 from rocketdbaas.inventory.models import Application
 
 URL = "/api/postgresql/backups"
@@ -279,7 +280,8 @@ def test_cluster_detail_section(orders, django_assert_num_queries):
             started_at=T0 + timedelta(days=i),
         )
     with django_assert_num_queries(1):
-        section = cluster_detail_section(orders)
+        data = cluster_backups(orders)
+    section = BackupsSection.model_validate(data).model_dump(by_alias=True, mode="json")
     assert [b["label"] for b in section["backups"]][:2] == ["L24", "L23"] and len(section["backups"]) == 20
 
 

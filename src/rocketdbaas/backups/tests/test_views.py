@@ -1,12 +1,12 @@
 from datetime import timedelta
 
 from django.template.loader import render_to_string
-from django.test import Client, RequestFactory
+from django.test import Client
 from django.utils import timezone
 
 from rocketdbaas.activities.models import Activity
 from rocketdbaas.backups.models import Backup
-from rocketdbaas.backups.panels import cluster_panels
+from rocketdbaas.backups.sections import section
 from rocketdbaas.backups.services import set_policy
 
 LIST = "/backups/postgresql/"
@@ -114,8 +114,5 @@ def test_dba_pins_from_the_list(dba_user, orders):
 
 def test_cluster_panel(viewer_user, orders):
     history(orders, weeks=2)
-    request = RequestFactory().get("/")
-    request.user = viewer_user
-    (panel,) = cluster_panels(request, orders)
-    html = render_to_string(panel.template, {**panel.context, "cluster": orders, "request": request})
+    html = render_to_string(section.template, {"data": section.provider(orders), "cluster": orders})
     assert "Newest successful full" in html and "F1" in html and "no retention policy" in html

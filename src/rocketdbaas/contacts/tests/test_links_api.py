@@ -6,7 +6,8 @@ import pytest
 from django.utils import timezone
 
 from rocketdbaas.contacts.models import ApplicationContact, Contact, ContactAction, ContactChange
-from rocketdbaas.contacts.services import cluster_detail_section
+from rocketdbaas.contacts.schemas import ContactsSection
+from rocketdbaas.contacts.services import cluster_contacts
 from rocketdbaas.contacts.tests.conftest import link, make_contact
 from rocketdbaas.contacts.tests.test_contacts_api import assert_problem
 
@@ -188,7 +189,8 @@ def test_cluster_detail_section_lists_current_contacts_in_one_query(fleet, djang
     )
     link(fleet["billing"], make_contact("bill@example.com", name="Bill"))
     with django_assert_num_queries(1):
-        section = cluster_detail_section(fleet["shop_db"])
+        data = cluster_contacts(fleet["shop_db"])
+    section = ContactsSection.model_validate(data).model_dump(by_alias=True, mode="json")
     assert section == {
         "contacts": [
             {

@@ -17,7 +17,7 @@ from rocketdbaas.contacts.models import (
     NotificationLog,
 )
 from rocketdbaas.contacts.notifications import notify_patch_event
-from rocketdbaas.contacts.panels import cluster_panels
+from rocketdbaas.contacts.sections import section
 from rocketdbaas.contacts.tests.conftest import link, make_application, make_contact, patch_event
 
 pytestmark = pytest.mark.django_db
@@ -321,16 +321,15 @@ def test_forms_need_the_csrf_token(fleet, owner_user):
     assert state() == before
 
 
-def test_cluster_panel_lists_the_applications_current_contacts(
-    fleet, shop_contacts, rf, viewer_user, owner_user
-):
-    request = rf.get("/")
-    request.user = viewer_user
-    [panel] = cluster_panels(request, fleet["shop_db"])
-    html = render_to_string(panel.template, panel.context, request=request)
+def test_cluster_panel_lists_the_applications_current_contacts(fleet, shop_contacts, owner_user):
+    shop_db = fleet["shop_db"]
+    html = render_to_string(section.template, {"data": section.provider(shop_db), "cluster": shop_db})
     assert "Ana Shop" in html and "lead@example.com" in html and "/applications/shop/" in html
-    request.user = owner_user
-    assert cluster_panels(request, fleet["billing_db"]) == []
+    # Sections are shown only on the page of a cluster the user may see.
+    client = Client()
+    client.force_login(owner_user)
+    billing_db = fleet["billing_db"]
+    assert client.get(f"/clusters/{billing_db.dbms_type}/{billing_db.name}/").status_code == 404
 
 
 def test_demo_contacts_load_once(db):

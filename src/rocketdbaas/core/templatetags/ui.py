@@ -50,8 +50,8 @@ def sortable_th(context, field: str, label: str, css: str = ""):
 
 
 @register.simple_tag(takes_context=True)
-def render_panel(context, panel):
-    """Render a core.panels.Panel with the page's context plus its own (`panel` and panel.context)."""
-    template = context.template.engine.get_template(panel.template)
-    with context.push(panel=panel, **panel.context):
+def render_section(context, item):
+    """Render a core.sections.SectionData with the page's context plus `section` and `data`."""
+    template = context.template.engine.get_template(item.section.template)
+    with context.push(section=item.section, data=item.data):
         return template.render(context)

@@ -167,48 +167,6 @@ def test_owners_see_only_their_applications_clusters(owner_user, owner_api, dba_
     assert [r["cluster"] for r in rows] == ["pg-mine"]
 
 
-@pytest.mark.django_db
-def test_cluster_detail_merges_every_features_section(monkeypatch, dba_user, reservation):
-    services.create_cluster(
-        "postgresql",
-        application=services.ApplicationSpec("orders"),
-        cluster=services.ClusterSpec("pg-orders"),
-        members=[services.Member("db-1", "primary")],
-        user=dba_user,
-    )
-    cluster = services.get_cluster("postgresql", "pg-orders")
-    monkeypatch.setattr(
-        services,
-        "_detail_section_providers",
-        lambda: (("a", lambda c: {"contacts": [c.name]}), ("b", lambda c: {"backups": []})),
-    )
-    detail = services.cluster_detail(cluster)
-    assert detail["contacts"] == ["pg-orders"] and detail["backups"] == [] and detail["name"] == "pg-orders"
-
-    monkeypatch.setattr(services, "_detail_section_providers", lambda: (("c", lambda c: {"servers": []}),))
-    with pytest.raises(RuntimeError, match="redefines"):
-        services.cluster_detail(cluster)
-
-
-def test_section_providers_skip_apps_without_one(monkeypatch):
-    from types import SimpleNamespace
-
-    from rocketdbaas.core import plugins
-
-    apps = [
-        "django.contrib.admin",
-        "rocketdbaas.inventory",
-        "rocketdbaas.inventory.tests",
-        "rocketdbaas.core",
-    ]
-    monkeypatch.setattr(plugins, "settings", SimpleNamespace(INSTALLED_APPS=apps))
-    services._detail_section_providers.cache_clear()
-    try:
-        assert services._detail_section_providers() == ()  # none of these defines a section
-    finally:
-        services._detail_section_providers.cache_clear()
-
-
 # ---------------------------------------------------------------- clustersServers
 
 

@@ -15,6 +15,8 @@ from rocketdbaas.patching.models import (
     StepStatus,
     TargetVersion,
 )
+from rocketdbaas.patching.schemas import PatchingSection
+from rocketdbaas.patching.services import cluster_patching
 
 pytestmark = pytest.mark.django_db
 
@@ -362,8 +364,6 @@ def test_a_successful_run_raises_the_target_in_version_order(target, rolled_out,
 
 
 def test_cluster_detail_section(fleet, dba_api, django_assert_max_num_queries):
-    from rocketdbaas.patching.services import cluster_detail_section
-
     run_id = dba_api.post(URL, json=body()).json()["id"]
     step = PatchStep.objects.filter(run_id=run_id).order_by("pk").first()
     PatchStep.objects.filter(pk=step.pk).update(
@@ -373,8 +373,9 @@ def test_cluster_detail_section(fleet, dba_api, django_assert_max_num_queries):
         version_after="15.8",
         started_at=step.created_at,
     )
-    with django_assert_max_num_queries(2):
-        section = cluster_detail_section(fleet["a"])
+    with django_assert_max_num_queries(3):
+        data = cluster_patching(fleet["a"])
+    section = PatchingSection.model_validate(data).model_dump(by_alias=True, mode="json")
     assert section["patching"]["activeRun"] == {"id": run_id, "status": "pending"}
     (entry,) = section["patching"]["history"]
     assert entry["server"] == step.server.name and entry["outcome"] == "succeeded"

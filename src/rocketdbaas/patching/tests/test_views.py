@@ -8,7 +8,6 @@ from django.utils import timezone
 
 from rocketdbaas.patching import services
 from rocketdbaas.patching.models import PatchRecipe, PatchStep, RunStatus, StepOutcome, StepStatus
-from rocketdbaas.patching.panels import cluster_panels
 from rocketdbaas.patching.tests.test_api import make_cluster
 
 pytestmark = pytest.mark.django_db
@@ -118,7 +117,7 @@ def test_anonymous_users_are_sent_to_log_in(run):
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
-def test_cluster_panel_lists_each_servers_latest_patches(run, rf, viewer_user, django_assert_max_num_queries):
+def test_cluster_panel_lists_each_servers_latest_patches(run, viewer_user, django_assert_max_num_queries):
     cluster = run.clusters.get(cluster__name="web1").cluster
     step = run.steps.filter(cluster=cluster).order_by("pk").first()
     PatchStep.objects.filter(pk=step.pk).update(
@@ -126,16 +125,13 @@ def test_cluster_panel_lists_each_servers_latest_patches(run, rf, viewer_user, d
     )
     # A server whose step was cancelled before it started was not patched: not in its history.
     run.steps.filter(cluster=cluster).exclude(pk=step.pk).update(status="cancelled", outcome="cancelled")
-    request = rf.get("/")
-    request.user = viewer_user
     with django_assert_max_num_queries(3):
-        (panel,) = cluster_panels(request, cluster)
-        rows = panel.context["rows"]
-    assert [r["server"].name for r in rows] == ["web1-db1", "web1-db2"]
-    assert {r["server"].name: [s.outcome for s in r["steps"]] for r in rows} == {
+        data = services.cluster_patching(cluster)
+    assert [r.server.name for r in data.servers] == ["web1-db1", "web1-db2"]
+    assert {r.server.name: [s.outcome for s in r.steps] for r in data.servers} == {
         step.server.name: ["succeeded"],
         ({"web1-db1", "web1-db2"} - {step.server.name}).pop(): [],
     }
-    assert panel.context["active_run"].run_id == run.pk
+    assert data.active_run.run_id == run.pk
     page = logged_in(viewer_user).get(reverse("inventory:cluster-detail", args=["postgresql", "web1"]))
     assert page.status_code == 200 and "Patching" in page.text

@@ -119,10 +119,10 @@ def test_collects_versions_roles_and_sizes(db, pg):
 
     databases = dict(DatabaseInfo.objects.filter(cluster=cluster).values_list("name", "reported_by__name"))
     assert databases == {"postgres": "orders-db1", "sales": "orders-db1", "ledger": "orders-db1"}
-    section = services.cluster_detail_section(cluster)
-    assert [d["name"] for d in section["databases"]] == ["ledger", "postgres", "sales"]
-    assert [d["system"] for d in section["databases"]] == [False, True, False]
-    assert section["lastCollected"] is not None
+    section = services.cluster_databases(cluster)
+    assert [d.name for d in section.databases] == ["ledger", "postgres", "sales"]
+    assert [d.system for d in section.databases] == [False, True, False]
+    assert section.last_collected is not None
 
     # First observation of each server is a version sample; an unchanged second run adds none.
     assert VersionSample.objects.count() == 2

@@ -110,8 +110,8 @@ def test_recording_a_replica_set_from_its_replies(db):
     assert set(info.values()) == {"rs-01"}
     assert SizeSample.objects.filter(server__name="rs-05").count() == 0
     assert SizeSample.objects.count() == 12
-    section = services.cluster_detail_section(cluster)
-    assert [d["name"] for d in section["databases"] if not d["system"]] == ["events", "fulfilment", "orders"]
+    section = services.cluster_databases(cluster)
+    assert [d.name for d in section.databases if not d.system] == ["events", "fulfilment", "orders"]
 
 
 def test_unreachable_mongod_is_reported_not_raised():

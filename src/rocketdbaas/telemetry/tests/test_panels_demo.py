@@ -7,23 +7,20 @@ from io import StringIO
 
 from django.db import connection
 from django.template.loader import render_to_string
-from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from rocketdbaas.telemetry import panels, services
+from rocketdbaas.telemetry import services
 from rocketdbaas.telemetry.demo import HISTORY_DAYS, load_demo
 from rocketdbaas.telemetry.models import DailySize, DatabaseInfo, SizeSample
+from rocketdbaas.telemetry.sections import section
 from rocketdbaas.telemetry.tests.conftest import make_cluster
 
 
-def _render(cluster, user):
-    request = RequestFactory().get(f"/clusters/{cluster.name}")
-    request.user = user
-    (panel,) = panels.cluster_panels(request, cluster)
-    return panel, render_to_string(panel.template, panel.context, request=request)
+def _render(cluster):
+    return render_to_string(section.template, {"data": section.provider(cluster), "cluster": cluster})
 
 
-def test_demo_history_feeds_the_series_and_the_cluster_panel(db, viewer_user):
+def test_demo_history_feeds_the_series_and_the_cluster_panel(db):
     orders = make_cluster(
         "pg-orders-prod", members=[("pg-orders-prod-01", 5432), ("pg-orders-prod-02", 5432)]
     )
@@ -52,20 +49,19 @@ def test_demo_history_feeds_the_series_and_the_cluster_panel(db, viewer_user):
     }
 
     with CaptureQueriesContext(connection) as queries:
-        panel, html = _render(orders, viewer_user)
-    assert len(queries) == 4  # raw samples, daily rollups, databases, last collection
-    assert panel.title == "Databases"
+        html = _render(orders)
+    assert len(queries) == 4  # databases, last collection, raw samples, daily rollups
     assert re.search(r"<td class=\"mono\">orders</td>", html)
     assert "vendor/chart-4.6.1.umd.min.js" in html and "cdn" not in html.lower()
     chart = json.loads(
         re.search(r'<script id="cluster-sizes-\d+" type="application/json">(.*?)</script>', html).group(1)
     )
     assert chart["datasets"][0]["label"] == "Cluster total"
-    assert len(chart["labels"]) == panels.CHART_DAYS + 1
+    assert len(chart["labels"]) == services.CHART_DAYS + 1
 
 
-def test_panel_for_a_cluster_without_data(db, viewer_user):
+def test_panel_for_a_cluster_without_data(db):
     cluster = make_cluster("quiet", members=[("quiet-db1", 5432)])
-    _, html = _render(cluster, viewer_user)
+    html = _render(cluster)
     assert "No databases recorded yet" in html and "Never collected" in html
     assert "<canvas" not in html

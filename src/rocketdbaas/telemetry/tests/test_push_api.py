@@ -343,12 +343,10 @@ def test_series_spans_raw_samples_and_daily_rollups(fleet):
 
 
 def test_cluster_detail_section_lists_the_databases(dba_api, fleet):
-    from rocketdbaas.inventory.services import cluster_detail
-
     dba_api.post(
         "/api/postgresql/sizes", json={"samples": [sample(), sample(database="postgres", sizeGigs=0.01)]}
     )
-    detail = cluster_detail(fleet["orders"])
+    detail = dba_api.get(f"/api/postgresql/Cluster/{fleet['orders'].name}").json()
     assert [(d["name"], d["sizeGigs"], d["system"]) for d in detail["databases"]] == [
         ("postgres", 0.01, True),
         ("sales", 12.5, False),

@@ -1,17 +1,23 @@
-"""Settings come only from environment variables; the defaults suit the embedded mode."""
+"""Settings come only from environment variables; the defaults suit the embedded mode.
 
-import os
+Each product setting is declared once (variable, type, default, meaning) in
+rocketdbaas.core.config; this module takes them all from the environment through those
+declarations and derives Django's structured settings from them.
+"""
+
 import secrets
-import tempfile
 from pathlib import Path
 
 import environ
 
-env = environ.Env()
+from rocketdbaas.core.config import from_env
+
+_values = from_env()
+globals().update(_values)
 
 BASE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BASE_DIR.parent.parent
-VAR_DIR = Path(env.str("ROCKETDBAAS_VAR_DIR", default=str(Path.cwd() / "var")))
+VAR_DIR: Path = _values["VAR_DIR"]
 
 
 def _embedded_secret_key() -> str:
@@ -24,11 +30,7 @@ def _embedded_secret_key() -> str:
     return path.read_text().strip()
 
 
-DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="") or _embedded_secret_key()
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-BASE_URL = env.str("BASE_URL", default="http://127.0.0.1:8000")
+SECRET_KEY = _values["SECRET_KEY"] or _embedded_secret_key()
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -91,7 +93,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'rocketdbaas.sqlite3'}"),
+    "default": environ.Env.db_url_config(_values["DATABASE_URL"]),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -103,14 +105,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # A file, not :memory:, so tests with threads and worker processes share it.
-    DATABASES["default"]["TEST"] = {
-        "NAME": env.str(
-            "SQLITE_TEST_NAME",
-            default=str(Path(tempfile.gettempdir()) / f"rocketdbaas-test-{os.getpid()}.sqlite3"),
-        )
-    }
+    DATABASES["default"]["TEST"] = {"NAME": _values["SQLITE_TEST_NAME"]}
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+    DATABASES["default"].setdefault("CONN_MAX_AGE", _values["CONN_MAX_AGE"])
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -137,18 +134,15 @@ WHITENOISE_USE_FINDERS = True
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads it to send X-CSRFToken
-SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
+SESSION_COOKIE_SECURE = _values["SECURE_COOKIES"]
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="rocketdbaas@localhost")
+vars().update(environ.Env.email_url_config(_values["EMAIL_URL"]))
 
 # Jobs: the database backend works everywhere; "rq" scales out on Redis.
-TASKS_BACKEND = env.str("TASKS_BACKEND", default="db")
-REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
-RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 6 * 3600}}
+RQ_QUEUES = {"default": {"URL": _values["REDIS_URL"], "DEFAULT_TIMEOUT": 6 * 3600}}
 TASKS = {
     "default": {
         "BACKEND": {
@@ -156,43 +150,9 @@ TASKS = {
             "rq": "django_tasks_rq.RQBackend",
             "immediate": "django_tasks.backends.immediate.ImmediateBackend",
             "dummy": "django_tasks.backends.dummy.DummyBackend",
-        }[TASKS_BACKEND],
+        }[_values["TASKS_BACKEND"]],
     }
 }
-
-# How long a pull-and-lock reservation holds servers before they return to Free.
-POOL_LEASE_SECONDS = env.int("POOL_LEASE_SECONDS", default=3600)
-# How often the worker returns servers whose lease ran out to Free (pulls also do it lazily).
-POOL_LEASE_SWEEP_SECONDS = env.int("POOL_LEASE_SWEEP_SECONDS", default=60)
-# Registering a fleet (POST clustersServers) sends thousands of servers in one body; 2.5 MB is too little.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=32 * 1024 * 1024)
-# Credentials for reaching managed servers are encrypted with this key (Fernet).
-CREDENTIALS_KEY = env.str("CREDENTIALS_KEY", default="")
-# Where a referenced collector password may come from: variables with this prefix, files in these dirs.
-CREDENTIALS_ENV_PREFIX = env.str("CREDENTIALS_ENV_PREFIX", default="RDB_SECRET_")
-CREDENTIALS_FILE_DIRS = env.list("CREDENTIALS_FILE_DIRS", default=["/run/secrets", str(VAR_DIR / "secrets")])
-DB_CONNECT_TIMEOUT_SECONDS = env.float("DB_CONNECT_TIMEOUT_SECONDS", default=5.0)
-# Telemetry: how often the fleet is collected, how many servers at once, how long raw samples
-# (then daily rollups, forever) and collection runs are kept.
-COLLECT_INTERVAL_SECONDS = env.int("COLLECT_INTERVAL_SECONDS", default=3600)
-COLLECT_WORKERS = env.int("COLLECT_WORKERS", default=16)
-TELEMETRY_RAW_RETENTION_DAYS = env.int("TELEMETRY_RAW_RETENTION_DAYS", default=30)
-TELEMETRY_RUN_RETENTION_DAYS = env.int("TELEMETRY_RUN_RETENTION_DAYS", default=90)
-
-# Rolling patching (docs/patching.md): how the ssh/ansible executors log in (key auth only; host
-# keys must be trusted in the admin or in the PATCH_SSH_KNOWN_HOSTS file), where playbooks live,
-# the worker lease and reconcile interval, clusters patched at once, and the output cap per step.
-PATCH_SSH_USER = env.str("PATCH_SSH_USER", default="root")
-PATCH_SSH_KEY_PATH = env.str("PATCH_SSH_KEY_PATH", default="")
-PATCH_SSH_KNOWN_HOSTS = env.str("PATCH_SSH_KNOWN_HOSTS", default="")
-PATCH_SSH_PORT = env.int("PATCH_SSH_PORT", default=22)
-PATCH_ANSIBLE_PROJECT_DIR = env.str("PATCH_ANSIBLE_PROJECT_DIR", default="")
-PATCH_ANSIBLE_DATA_DIR = env.str("PATCH_ANSIBLE_DATA_DIR", default=str(VAR_DIR / "ansible"))
-PATCH_LEASE_SECONDS = env.int("PATCH_LEASE_SECONDS", default=60)
-PATCH_RECONCILE_SECONDS = env.int("PATCH_RECONCILE_SECONDS", default=30)
-PATCH_MAX_PARALLEL_CLUSTERS = env.int("PATCH_MAX_PARALLEL_CLUSTERS", default=8)
-PATCH_OUTPUT_HEAD_CHARS = env.int("PATCH_OUTPUT_HEAD_CHARS", default=64 * 1024)
-PATCH_OUTPUT_TAIL_CHARS = env.int("PATCH_OUTPUT_TAIL_CHARS", default=64 * 1024)
 
 LOGGING = {
     "version": 1,
@@ -204,6 +164,6 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
     },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": _values["LOG_LEVEL"]},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

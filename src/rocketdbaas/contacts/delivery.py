@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
 from rocketdbaas.contacts.models import NotificationLog, NotificationStatus
+from rocketdbaas.core.config import config
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +28,8 @@ class DeliveryReport:
 
 
 def _retry_delay(attempts: int) -> timedelta:
-    base = float(getattr(settings, "CONTACTS_EMAIL_RETRY_BASE_SECONDS", 30))
-    cap = float(getattr(settings, "CONTACTS_EMAIL_RETRY_MAX_SECONDS", 3600))
+    base = config.CONTACTS_EMAIL_RETRY_BASE_SECONDS
+    cap = config.CONTACTS_EMAIL_RETRY_MAX_SECONDS
     return timedelta(seconds=min(cap, base * 2 ** max(attempts - 1, 0)))
 
 
@@ -39,7 +39,7 @@ def _release_stale_claims(now: datetime) -> None:
     This is the one case where a message could go out twice (the server took it, the worker died
     before recording it); its stable Message-ID lets mail systems drop the duplicate.
     """
-    lease = timedelta(seconds=getattr(settings, "CONTACTS_EMAIL_CLAIM_LEASE_SECONDS", 600))
+    lease = timedelta(seconds=config.CONTACTS_EMAIL_CLAIM_LEASE_SECONDS)
     released = NotificationLog.objects.filter(
         status=NotificationStatus.SENDING, claimed_at__lt=now - lease
     ).update(status=NotificationStatus.PENDING, claimed_at=None, next_attempt_at=now)
@@ -67,7 +67,7 @@ def _message(row: NotificationLog, mail_connection) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         subject=row.subject,
         body=row.body_text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        from_email=config.DEFAULT_FROM_EMAIL,
         to=[f"{row.recipient_name} <{row.recipient_email}>" if row.recipient_name else row.recipient_email],
         connection=mail_connection,
         headers={"Message-ID": row.message_id, "X-RocketDBaaS-Event": row.event_key},
@@ -122,7 +122,7 @@ def _mark_failed(row: NotificationLog, exc: Exception, *, permanent: bool) -> da
 
 def _send_batch(rows: list[NotificationLog], report: DeliveryReport) -> datetime | None:
     """Send claimed rows over one connection. Returns when to retry if the server could not be reached."""
-    timeout = getattr(settings, "EMAIL_TIMEOUT", None) or 30
+    timeout = config.EMAIL_TIMEOUT
     mail_connection = get_connection(fail_silently=False, timeout=timeout)
     pending = list(rows)
     try:

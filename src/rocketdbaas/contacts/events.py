@@ -7,19 +7,19 @@ PatchRun (and, for a failure, its step) into one, grouped by application.
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.urls import reverse
 
 from rocketdbaas.contacts import notifications
 from rocketdbaas.contacts.models import NotificationEvent
 from rocketdbaas.contacts.notifications import ApplicationServers, PatchEvent, ServerOutcome
+from rocketdbaas.core.config import config
 from rocketdbaas.patching.models import StepOutcome
 
 logger = logging.getLogger(__name__)
 
 
 def run_url(run_id: int) -> str:
-    return settings.BASE_URL.rstrip("/") + reverse("patching:run-detail", args=[run_id])
+    return config.BASE_URL.rstrip("/") + reverse("patching:run-detail", args=[run_id])
 
 
 def _event_key(event: NotificationEvent, run: Any, step: Any = None) -> str:

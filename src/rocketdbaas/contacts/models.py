@@ -12,6 +12,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from rocketdbaas.accounts.scoping import VisibleQuerySet
+from rocketdbaas.core.config import config
 
 phone_validator = RegexValidator(
     r"^\+?[0-9][0-9 ().\-/]{2,38}(\s*(x|ext\.?)\s*[0-9]{1,6})?$",
@@ -195,7 +196,7 @@ class NotificationLog(models.Model):
     @property
     def message_id(self) -> str:
         """Stable per row, so a mail system can spot the one duplicate a crashed worker might cause."""
-        domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(">") or "rocketdbaas"
+        domain = config.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(">") or "rocketdbaas"
         return f"<rocketdbaas-notification-{self.pk}@{domain}>"
 
 

@@ -3,16 +3,16 @@
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django_tasks import task
 
 from rocketdbaas.contacts.delivery import deliver_due_notifications
+from rocketdbaas.core.config import config
 from rocketdbaas.core.scheduler import periodic
 
 
 # The sweep picks up what an immediate re-enqueue cannot: backends without deferred tasks, and
 # messages whose task was lost (e.g. the process stopped between commit and enqueue).
-@periodic(every=timedelta(seconds=getattr(settings, "CONTACTS_EMAIL_SWEEP_SECONDS", 60)))
+@periodic(every=lambda: timedelta(seconds=config.CONTACTS_EMAIL_SWEEP_SECONDS))
 @task()
 def deliver_notifications() -> dict[str, int]:
     """Send every due notification email; the return value counts sent, failed and retrying ones.

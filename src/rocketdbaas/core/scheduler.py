@@ -2,9 +2,12 @@
 
 Apps register a task in their `tasks.py`:
 
-    @periodic(every=timedelta(hours=1))
+    @periodic(every=lambda: timedelta(seconds=config.COLLECT_INTERVAL_SECONDS))
     @task()
     def collect_fleet(): ...
+
+`every` is a timedelta, or a function returning one: a function is asked at each scheduling, so
+an interval taken from a setting follows override_settings and settings changed after import.
 
 Every worker process runs the scheduler loop; a row per job in the database (locked while
 checked) makes sure only one worker enqueues each due run, however many workers there are.
@@ -12,6 +15,7 @@ checked) makes sure only one worker enqueues each due run, however many workers 
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,17 +30,24 @@ logger = logging.getLogger(__name__)
 class PeriodicJob:
     name: str
     task: Any  # a django_tasks Task
-    every: timedelta
+    interval: Callable[[], timedelta]
     at_start: bool = False  # also enqueued once whenever a worker starts
+
+    @property
+    def every(self) -> timedelta:
+        """Asked at each scheduling, so an interval that comes from a setting follows the setting."""
+        return self.interval()
 
 
 PERIODIC_JOBS: dict[str, PeriodicJob] = {}
 
 
-def periodic(every: timedelta, name: str | None = None, at_start: bool = False):
+def periodic(every: timedelta | Callable[[], timedelta], name: str | None = None, at_start: bool = False):
+    interval = every if callable(every) else (lambda: every)
+
     def register(task_obj):
         job_name = name or task_obj.module_path
-        PERIODIC_JOBS[job_name] = PeriodicJob(job_name, task_obj, every, at_start)
+        PERIODIC_JOBS[job_name] = PeriodicJob(job_name, task_obj, interval, at_start)
         return task_obj
 
     return register

@@ -2,9 +2,9 @@
 
 from types import ModuleType
 
-from django.conf import settings
 from django.db import models
 
+from rocketdbaas.core.config import config
 from rocketdbaas.core.errors import NotFound
 from rocketdbaas.dbms.base import ConnectionTarget
 
@@ -46,5 +46,5 @@ def connection_target(server, credentials: tuple[str, str]) -> ConnectionTarget:
         user=user or module.DEFAULT_USER,
         password=password,
         dbname=module.DEFAULT_DBNAME,
-        connect_timeout=float(getattr(settings, "DB_CONNECT_TIMEOUT_SECONDS", 5)),
+        connect_timeout=config.DB_CONNECT_TIMEOUT_SECONDS,
     )

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -21,6 +20,7 @@ from rocketdbaas.accounts.models import User
 from rocketdbaas.accounts.roles import is_admin
 from rocketdbaas.activities.models import ActivityType
 from rocketdbaas.activities.services import record_activity
+from rocketdbaas.core.config import config
 from rocketdbaas.core.errors import Conflict, Invalid, NotFound
 from rocketdbaas.inventory.models import (
     POOL_TRANSITIONS,
@@ -324,7 +324,7 @@ def pull_and_lock(
         )
     # Own transaction, so expired leases are freed even when this pull then fails.
     release_expired_leases(dbms_type)
-    lease = timedelta(seconds=lease_seconds or settings.POOL_LEASE_SECONDS)
+    lease = timedelta(seconds=lease_seconds or config.POOL_LEASE_SECONDS)
     with transaction.atomic():
         now = timezone.now()
         # PostgreSQL: rows other pullers hold are skipped, never waited for, so pullers don't

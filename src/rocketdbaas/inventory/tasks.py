@@ -2,17 +2,15 @@
 
 from datetime import timedelta
 
-from django.conf import settings
 from django_tasks import task
 
+from rocketdbaas.core.config import config
 from rocketdbaas.core.scheduler import periodic
 from rocketdbaas.inventory import services
 
+
 # Pulls also free expired leases lazily; the sweep makes the pool listing right between pulls.
-SWEEP_EVERY = timedelta(seconds=getattr(settings, "POOL_LEASE_SWEEP_SECONDS", 60))
-
-
-@periodic(every=SWEEP_EVERY)
+@periodic(every=lambda: timedelta(seconds=config.POOL_LEASE_SWEEP_SECONDS))
 @task()
 def release_expired_pool_leases() -> int:
     return services.release_expired_leases()

@@ -27,13 +27,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from rocketdbaas.activities.models import ActivityType
 from rocketdbaas.activities.services import record_activity
+from rocketdbaas.core.config import config
 from rocketdbaas.dbms import connection_target, get_module
 from rocketdbaas.dbms.base import ClusterHealth, HealthLimits, ServerState, patch_order
 from rocketdbaas.dbms.versions import is_at
@@ -69,10 +69,6 @@ def worker_identity() -> str:
     return _WORKER_ID
 
 
-def _setting(name: str, default: Any) -> Any:
-    return getattr(settings, name, default)
-
-
 # ---------------------------------------------------------------- helpers shared with dry runs
 
 
@@ -98,7 +94,7 @@ def read_version(recipe: PatchRecipe, executor: Executor, state: ServerState) ->
     if recipe.version_command.strip():
         command = run_state.render(recipe.version_command, executor.host.variables)
         result = executor.run_shell(
-            command, timeout=min(recipe.timeout_seconds, _setting("PATCH_VERSION_TIMEOUT", 60))
+            command, timeout=min(recipe.timeout_seconds, config.PATCH_VERSION_TIMEOUT)
         )
         lines = [line.strip() for line in result.output.splitlines() if line.strip()]
         if not result.ok:
@@ -134,9 +130,9 @@ class StepOutput:
 
     def __init__(self, step_id: int, existing: str = ""):
         self.step_id = step_id
-        self.head_cap = int(_setting("PATCH_OUTPUT_HEAD_CHARS", 64 * 1024))
-        self.tail_cap = int(_setting("PATCH_OUTPUT_TAIL_CHARS", 64 * 1024))
-        self.interval = float(_setting("PATCH_OUTPUT_FLUSH_SECONDS", 0.5))
+        self.head_cap = config.PATCH_OUTPUT_HEAD_CHARS
+        self.tail_cap = config.PATCH_OUTPUT_TAIL_CHARS
+        self.interval = config.PATCH_OUTPUT_FLUSH_SECONDS
         self.head = ""
         self.tail = ""
         self.omitted = 0
@@ -238,8 +234,8 @@ class RunOrchestrator:
         self.run_id = run_id
         self.owner = owner or worker_identity()
         self.lost = threading.Event()
-        self.max_parallel = max(1, int(_setting("PATCH_MAX_PARALLEL_CLUSTERS", 8)))
-        self.poll = float(_setting("PATCH_POLL_SECONDS", 1.0))
+        self.max_parallel = max(1, config.PATCH_MAX_PARALLEL_CLUSTERS)
+        self.poll = config.PATCH_POLL_SECONDS
 
     def execute(self) -> str | None:
         """Run (or resume) the run; returns its status when this worker is done with it, or
@@ -274,7 +270,7 @@ class RunOrchestrator:
         return run
 
     def _execute(self, run: PatchRun) -> str | None:
-        max_attempts = int(_setting("PATCH_MAX_RUN_ATTEMPTS", 10))
+        max_attempts = config.PATCH_MAX_RUN_ATTEMPTS
         if run.attempts > max_attempts:
             return self._give_up(run, f"gave up after {max_attempts} workers in a row lost the run")
         if run.started_at is None:
@@ -879,7 +875,7 @@ class StepRunner:
         return health
 
     def _sleep_verify(self) -> None:
-        time.sleep(float(_setting("PATCH_VERIFY_POLL_SECONDS", 2.0)))
+        time.sleep(config.PATCH_VERIFY_POLL_SECONDS)
 
 
 def record_server_facts(server_id: int, patch_type: str, version: str, role: str) -> None:

@@ -7,11 +7,11 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from django.conf import settings
 from django.db import close_old_connections, connections, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from rocketdbaas.core.config import config
 from rocketdbaas.dbms import get_module
 from rocketdbaas.dbms.versions import is_below
 from rocketdbaas.inventory.models import Cluster, Server
@@ -31,7 +31,7 @@ from rocketdbaas.patching.models import (
 
 
 def lease_seconds() -> int:
-    return int(getattr(settings, "PATCH_LEASE_SECONDS", 60))
+    return config.PATCH_LEASE_SECONDS
 
 
 _PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -60,7 +60,7 @@ def server_variables(
     values.update(patch_settings.variables or {})
     values.update((patch_settings.server_variables or {}).get(server.name, {}))
     module = get_module(server.dbms_type)
-    values.setdefault("ssh_port", getattr(settings, "PATCH_SSH_PORT", 22))
+    values.setdefault("ssh_port", config.PATCH_SSH_PORT)
     values.update(
         server=server.name,
         host=server.address,

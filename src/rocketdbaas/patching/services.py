@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Window
@@ -21,6 +20,7 @@ from django.utils import timezone
 from rocketdbaas.accounts.scoping import visible_condition
 from rocketdbaas.activities.models import ActivityType
 from rocketdbaas.activities.services import record_activity
+from rocketdbaas.core.config import config
 from rocketdbaas.core.errors import Conflict, Invalid, NotFound
 from rocketdbaas.dbms import connection_target, get_module
 from rocketdbaas.dbms.base import patch_order
@@ -642,7 +642,7 @@ def plan_clusters(req: RunRequest, resolved: ResolvedRun) -> dict[int, ClusterPl
         finally:
             connections.close_all()
 
-    workers = max(1, min(len(resolved.clusters), int(getattr(settings, "PATCH_MAX_PARALLEL_CLUSTERS", 8))))
+    workers = max(1, min(len(resolved.clusters), config.PATCH_MAX_PARALLEL_CLUSTERS))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="patch-plan") as pool:
         return dict(pool.map(plan_one, resolved.clusters))
 

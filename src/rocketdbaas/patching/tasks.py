@@ -4,20 +4,18 @@ import logging
 from datetime import datetime, timedelta
 from functools import partial
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task
 
+from rocketdbaas.core.config import config
 from rocketdbaas.core.scheduler import periodic
 from rocketdbaas.patching.models import CLAIMABLE_RUN_STATUSES, PatchRun, RunStatus
 from rocketdbaas.patching.orchestrator import RunOrchestrator
 from rocketdbaas.patching.run_state import lease_seconds
 
 logger = logging.getLogger(__name__)
-
-RECONCILE_EVERY = timedelta(seconds=getattr(settings, "PATCH_RECONCILE_SECONDS", 30))
 
 
 @task()
@@ -26,7 +24,7 @@ def execute_patch_run(run_id: int) -> str | None:
     return RunOrchestrator(run_id).execute()
 
 
-@periodic(every=RECONCILE_EVERY, at_start=True)
+@periodic(every=lambda: timedelta(seconds=config.PATCH_RECONCILE_SECONDS), at_start=True)
 @task()
 def reconcile_patch_runs() -> list[int]:
     """Queue again every run whose worker stopped heartbeating or whose task was lost."""

@@ -12,9 +12,9 @@ MAX_DAYS = 3650
 
 @dataclass(frozen=True)
 class ReportParams:
+    days: int
     period: MonthRange | None = None
     bucket: str = "month"
-    days: int = services.DEFAULT_PATCH_MAX_AGE_DAYS
 
 
 @dataclass(frozen=True)

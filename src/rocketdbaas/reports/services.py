@@ -11,7 +11,6 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import (
@@ -38,6 +37,7 @@ from rocketdbaas.activities import failover
 from rocketdbaas.activities.models import Activity, ActivityType
 from rocketdbaas.activities.services import activity_queryset, downtime_for_clusters, record_activity
 from rocketdbaas.backups.models import Backup, BackupStatus
+from rocketdbaas.core.config import config
 from rocketdbaas.core.errors import Conflict, Invalid, NotFound
 from rocketdbaas.dbms.versions import is_below
 from rocketdbaas.inventory.models import Application, Cluster, PoolStatus, Server
@@ -491,11 +491,9 @@ def backup_sizes(
 # ---------------------------------------------------------------------------------------------
 # 6. Unpatched servers and clusters
 
-DEFAULT_PATCH_MAX_AGE_DAYS = 90
-
 
 def patch_max_age_days() -> int:
-    return getattr(settings, "REPORTS_PATCH_MAX_AGE_DAYS", DEFAULT_PATCH_MAX_AGE_DAYS)
+    return config.REPORTS_PATCH_MAX_AGE_DAYS
 
 
 def _judged(versions: set[str], target: str | None) -> tuple[list[str], list[str]]:

@@ -17,8 +17,8 @@ from functools import cache
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from django.conf import settings
 
+from rocketdbaas.core.config import config
 from rocketdbaas.telemetry.models import DbCredential, SecretSource
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def _fernet(credentials_key: str, secret_key: str) -> MultiFernet:
 
 
 def fernet() -> MultiFernet:
-    return _fernet(getattr(settings, "CREDENTIALS_KEY", ""), settings.SECRET_KEY)
+    return _fernet(config.CREDENTIALS_KEY, config.SECRET_KEY)
 
 
 def encrypt(password: str) -> str:
@@ -56,12 +56,11 @@ def decrypt(token: str) -> str:
 
 
 def env_prefix() -> str:
-    return getattr(settings, "CREDENTIALS_ENV_PREFIX", "RDB_SECRET_")
+    return config.CREDENTIALS_ENV_PREFIX
 
 
 def file_dirs() -> list[Path]:
-    default = [Path("/run/secrets"), Path(settings.VAR_DIR) / "secrets"]
-    return [Path(d).resolve() for d in getattr(settings, "CREDENTIALS_FILE_DIRS", default)]
+    return [Path(d).resolve() for d in config.CREDENTIALS_FILE_DIRS]
 
 
 def check_env_ref(name: str) -> str | None:

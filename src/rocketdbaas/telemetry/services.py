@@ -20,7 +20,6 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, DateField, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Trunc
@@ -29,6 +28,7 @@ from django.utils import timezone
 from rocketdbaas.activities import failover
 from rocketdbaas.activities.models import ActivityType
 from rocketdbaas.activities.services import record_activity
+from rocketdbaas.core.config import config
 from rocketdbaas.core.errors import Conflict, Invalid, NotFound
 from rocketdbaas.dbms import connection_target, get_module
 from rocketdbaas.dbms.base import ServerState
@@ -67,15 +67,15 @@ _CLOCK_SKEW = timedelta(minutes=5)
 
 
 def collect_workers() -> int:
-    return max(1, int(getattr(settings, "COLLECT_WORKERS", 16)))
+    return max(1, config.COLLECT_WORKERS)
 
 
 def raw_retention_days() -> int:
-    return max(1, int(getattr(settings, "TELEMETRY_RAW_RETENTION_DAYS", 30)))
+    return max(1, config.TELEMETRY_RAW_RETENTION_DAYS)
 
 
 def run_retention_days() -> int:
-    return max(1, int(getattr(settings, "TELEMETRY_RUN_RETENTION_DAYS", 90)))
+    return max(1, config.TELEMETRY_RUN_RETENTION_DAYS)
 
 
 def gigs(size_bytes: int | None) -> float | None:

@@ -2,18 +2,15 @@
 
 from datetime import timedelta
 
-from django.conf import settings
 from django_tasks import task
 
+from rocketdbaas.core.config import config
 from rocketdbaas.core.scheduler import periodic
 from rocketdbaas.telemetry import services
 from rocketdbaas.telemetry.models import CollectionRun, RunTrigger
 
-COLLECT_EVERY = timedelta(seconds=getattr(settings, "COLLECT_INTERVAL_SECONDS", 3600))
-RETENTION_EVERY = timedelta(seconds=getattr(settings, "TELEMETRY_RETENTION_INTERVAL_SECONDS", 6 * 3600))
 
-
-@periodic(every=COLLECT_EVERY)
+@periodic(every=lambda: timedelta(seconds=config.COLLECT_INTERVAL_SECONDS))
 @task()
 def collect_fleet() -> int:
     """Every active server of every type; returns the run id."""
@@ -27,7 +24,7 @@ def run_collection(run_id: int) -> int:
     return services.collect(run).pk
 
 
-@periodic(every=RETENTION_EVERY)
+@periodic(every=lambda: timedelta(seconds=config.TELEMETRY_RETENTION_INTERVAL_SECONDS))
 @task()
 def apply_retention() -> dict[str, int]:
     return services.apply_retention()

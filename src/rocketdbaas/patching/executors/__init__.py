@@ -6,8 +6,7 @@ Every executor streams output through `on_output` as it arrives and never raises
 command: the result says what happened.
 """
 
-from django.conf import settings
-
+from rocketdbaas.core.config import config
 from rocketdbaas.patching.executors.base import (
     RESULT_OUTPUT_CAP,
     ExecResult,
@@ -30,7 +29,7 @@ __all__ = [
 
 
 def ssh_user(recipe_user: str) -> str:
-    return recipe_user or getattr(settings, "PATCH_SSH_USER", "root")
+    return recipe_user or config.PATCH_SSH_USER
 
 
 def build_executor(kind: str, host: RemoteHost) -> Executor:

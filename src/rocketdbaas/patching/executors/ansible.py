@@ -13,22 +13,19 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-
+from rocketdbaas.core.config import config
 from rocketdbaas.patching.executors.base import ExecResult, Executor, OnOutput, OutputTail
 from rocketdbaas.patching.executors.ssh import client_key_paths, trusted_host_keys
 
 
 def data_root() -> Path:
-    return Path(
-        getattr(settings, "PATCH_ANSIBLE_DATA_DIR", "") or Path(tempfile.gettempdir()) / "rocketdbaas-ansible"
-    )
+    return Path(config.PATCH_ANSIBLE_DATA_DIR)
 
 
 def playbook_path(command: str) -> Path:
     path = Path(command.strip())
     if not path.is_absolute():
-        path = Path(getattr(settings, "PATCH_ANSIBLE_PROJECT_DIR", "") or ".") / path
+        path = Path(config.PATCH_ANSIBLE_PROJECT_DIR or ".") / path
     return path
 
 

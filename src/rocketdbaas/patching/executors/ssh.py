@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 
 import asyncssh
-from django.conf import settings
 
+from rocketdbaas.core.config import config
 from rocketdbaas.patching.executors.base import ExecResult, Executor, OnOutput, OutputTail
 
 # asyncssh logs every connection at INFO; what matters is in the step's output and reason.
@@ -23,7 +23,7 @@ def trusted_host_keys() -> str:
     from rocketdbaas.patching.models import SshKnownHost
 
     lines = [entry.line for entry in SshKnownHost.objects.order_by("pk")]
-    path = getattr(settings, "PATCH_SSH_KNOWN_HOSTS", "")
+    path = config.PATCH_SSH_KNOWN_HOSTS
     if path and Path(path).is_file():
         lines.append(Path(path).read_text())
     return "\n".join(lines)
@@ -31,7 +31,7 @@ def trusted_host_keys() -> str:
 
 def client_key_paths() -> list[str] | None:
     """The private key(s) to log in with; None lets asyncssh use the worker user's ~/.ssh keys."""
-    path = getattr(settings, "PATCH_SSH_KEY_PATH", "")
+    path = config.PATCH_SSH_KEY_PATH
     return [path] if path else None
 
 
@@ -119,7 +119,7 @@ class SshExecutor(Executor):
             password_auth=False,
             kbdint_auth=False,
             config=[],
-            connect_timeout=min(timeout, float(getattr(settings, "PATCH_SSH_CONNECT_TIMEOUT", 10))),
+            connect_timeout=min(timeout, config.PATCH_SSH_CONNECT_TIMEOUT),
         )
         try:
             proc = await conn.create_process(command, stderr=asyncssh.STDOUT, errors="replace")

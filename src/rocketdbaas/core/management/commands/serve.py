@@ -8,18 +8,20 @@ import sys
 from django.core.management.base import BaseCommand
 from django.db import connections
 
+from rocketdbaas.core.config import config
+
 
 class Command(BaseCommand):
     help = "Serve the web UI and API with gunicorn and, unless --no-worker, run a task worker beside it."
 
     def add_arguments(self, parser):
-        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--host", default=config.WEB_HOST)
+        parser.add_argument("--port", type=int, default=config.WEB_PORT)
         parser.add_argument(
             "--no-worker", action="store_true", help="Web only (run `rocketdbaas worker` elsewhere)."
         )
-        parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
-        parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "8")))
+        parser.add_argument("--workers", type=int, default=config.WEB_WORKERS)
+        parser.add_argument("--threads", type=int, default=config.WEB_THREADS)
         parser.add_argument(
             "--timeout", type=int, default=120, help="Seconds before a stuck request is killed."
         )
@@ -27,7 +29,7 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, no_worker, workers, threads, timeout, **options):
         from gunicorn.app.base import BaseApplication
 
-        config = {
+        gunicorn_options = {
             "bind": f"{host}:{port}",
             "workers": workers,
             "threads": threads,
@@ -41,7 +43,7 @@ class Command(BaseCommand):
 
         class WebServer(BaseApplication):
             def load_config(self):
-                for key, value in config.items():
+                for key, value in gunicorn_options.items():
                     self.cfg.set(key, value)
 
             def load(self):

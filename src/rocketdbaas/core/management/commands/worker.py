@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.utils.module_loading import autodiscover_modules
 
+from rocketdbaas.core.config import config
 from rocketdbaas.core.scheduler import PERIODIC_JOBS, run_scheduler
 
 
@@ -36,7 +37,7 @@ class Command(BaseCommand):
                 f"Scheduler: {len(PERIODIC_JOBS)} periodic job(s): {', '.join(sorted(PERIODIC_JOBS))}"
             )
         try:
-            if settings.TASKS_BACKEND == "rq":
+            if config.TASKS_BACKEND == "rq":
                 # Jobs run in this process (SimpleWorker), not in a forked child: a fork would share
                 # the parent's database connections, and a child outlives the worker's SIGTERM.
                 call_command(
@@ -46,12 +47,12 @@ class Command(BaseCommand):
                     worker_class="rq.worker.SimpleWorker",
                     verbosity=verbosity,
                 )
-            elif settings.TASKS_BACKEND == "db":
+            elif config.TASKS_BACKEND == "db":
                 # The db worker stops on SIGTERM/SIGINT (after the running task) by raising SystemExit.
                 call_command("db_worker", queue_name="*", reload=False, interval=1.0, verbosity=verbosity)
             else:
                 self.stdout.write(
-                    f"TASKS_BACKEND={settings.TASKS_BACKEND} runs tasks in-process; scheduling only."
+                    f"TASKS_BACKEND={config.TASKS_BACKEND} runs tasks in-process; scheduling only."
                 )
                 stop.wait()
         finally:

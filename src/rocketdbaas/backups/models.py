@@ -135,7 +135,7 @@ class RetentionPolicy(models.Model):
         ]
 
     def __str__(self):
-        scope = self.cluster.name if self.cluster_id else f"default for {self.dbms_type}"
+        scope = self.cluster.name if self.cluster is not None else f"default for {self.dbms_type}"
         rule = (
             f"keep {self.keep_fulls} fulls" if self.keep_fulls else f"{self.recovery_window_days}-day window"
         )

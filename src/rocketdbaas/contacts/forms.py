@@ -50,7 +50,9 @@ class ApplicationSignUpForm(SignUpForm):
 
     def __init__(self, *args, applications=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["application"].choices = [(a.name, a.name) for a in applications]
+        field = self.fields["application"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(a.name, a.name) for a in applications]
 
 
 class ExpireForm(forms.Form):

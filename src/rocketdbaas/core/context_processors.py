@@ -6,6 +6,7 @@ type; a page that reverses without arguments is listed once, in the general sect
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.urls import NoReverseMatch, reverse
 
@@ -74,7 +75,7 @@ def build_navigation(path: str) -> list[NavSection]:
 
 
 def navigation(request):
-    context = {"dbms_types": DbmsType.choices}
+    context: dict[str, Any] = {"dbms_types": DbmsType.choices}
     if getattr(request, "user", None) is not None and request.user.is_authenticated:
         context["nav_sections"] = build_navigation(request.path)
     return context

@@ -16,4 +16,6 @@ class ContactSignUpForm(forms.Form):
 
     def __init__(self, *args, applications, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["application"].choices = [(app.name, app.name) for app in applications]
+        field = self.fields["application"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(app.name, app.name) for app in applications]

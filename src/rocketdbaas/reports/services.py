@@ -677,11 +677,7 @@ class EpochSeconds(Func):
     """Seconds since 1970 of a timestamp, on PostgreSQL and SQLite alike."""
 
     output_field = FloatField()
-
-    def as_sql(self, compiler, connection, **extra_context):
-        return super().as_sql(
-            compiler, connection, template="CAST(EXTRACT(EPOCH FROM %(expressions)s) AS double precision)"
-        )
+    template = "CAST(EXTRACT(EPOCH FROM %(expressions)s) AS double precision)"
 
     def as_sqlite(self, compiler, connection, **extra_context):
         # julianday() counts days; 2440587.5 is the Julian day of 1970-01-01T00:00Z.

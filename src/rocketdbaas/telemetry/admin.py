@@ -37,7 +37,8 @@ class DbCredentialForm(forms.ModelForm):
         fields = ["dbms_type", "cluster", "username"]
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         given = [f for f in ("password", "password_env", "password_file", "clear_password") if data.get(f)]
         if len(given) > 1:
             raise forms.ValidationError("Choose one password source at a time.")

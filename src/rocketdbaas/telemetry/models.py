@@ -280,7 +280,7 @@ class DbCredential(models.Model):
         ]
 
     def __str__(self):
-        scope = self.cluster.name if self.cluster_id else f"all {self.dbms_type}"
+        scope = self.cluster.name if self.cluster is not None else f"all {self.dbms_type}"
         return f"{self.username or '(default user)'} for {scope}"
 
     @property

@@ -60,10 +60,10 @@ class Command(BaseCommand):
                 "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "rocketdbaas.settings"),
             }
             worker = subprocess.Popen([sys.executable, "-m", "django", "worker"], env=env)
-        self.stdout.write(
-            f"Serving on http://{host}:{port}/"
-            + ("" if no_worker else f" with a task worker (pid {worker.pid})")
-        )
+        serving = f"Serving on http://{host}:{port}/"
+        if worker is not None:
+            serving += f" with a task worker (pid {worker.pid})"
+        self.stdout.write(serving)
         try:
             # gunicorn handles SIGTERM/SIGINT itself (graceful stop) and then exits with SystemExit.
             WebServer().run()

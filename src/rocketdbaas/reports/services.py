@@ -1110,7 +1110,10 @@ def owner_dashboard(user, *, now: datetime | None = None) -> Dashboard:
     latest backup, recent activities and a size trend. A fixed number of queries."""
     now = now or timezone.now()
     applications = list(
-        Application.objects.filter(owners=user).prefetch_related("contact_links__contact").order_by("name")
+        Application.objects.visible_to(user)
+        .filter(owners=user)
+        .prefetch_related("contact_links__contact")
+        .order_by("name")
     )
     owned = frozenset(app.pk for app in applications)
     latest_result = CollectionResult.objects.filter(server=OuterRef("pk")).order_by("-collected_at", "-id")

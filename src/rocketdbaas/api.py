@@ -6,15 +6,15 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from rocketdbaas.accounts.auth import BearerTokenAuth, WebSessionAuth
 from rocketdbaas.core.errors import ProblemError, problem_response
+from rocketdbaas.core.schemas import ProblemNinjaAPI
 
 logger = logging.getLogger(__name__)
 
-api = NinjaAPI(
+api = ProblemNinjaAPI(
     title="RocketDBaaS API",
     version="1",
     description=(
@@ -30,7 +30,13 @@ api = NinjaAPI(
 def _field_errors(errors) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for err in errors:
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "payload", "data")]
+        # Drop where ninja put the value and pydantic's tags for the member of a union it tried
+        # ("function-wrap[...]", "list[...]"): a client knows its fields by their names.
+        loc = [
+            str(p)
+            for p in err.get("loc", ())
+            if p not in ("body", "query", "path", "payload", "data") and "[" not in str(p)
+        ]
         out.append({"field": ".".join(loc) or None, "message": err.get("msg", str(err))})
     return out
 
@@ -38,7 +44,13 @@ def _field_errors(errors) -> list[dict[str, Any]]:
 @api.exception_handler(ProblemError)
 def on_problem(request, exc: ProblemError):
     return problem_response(
-        exc.status, exc.detail, title=exc.title, errors=exc.errors, instance=request.path, **exc.extra
+        exc.status,
+        exc.detail,
+        title=exc.title,
+        errors=exc.errors,
+        instance=request.path,
+        headers=exc.headers,
+        **exc.extra,
     )
 
 
@@ -61,9 +73,10 @@ def on_django_validation_error(request, exc: DjangoValidationError):
 
 @api.exception_handler(AuthenticationError)
 def on_unauthenticated(request, exc):
+    # Reached only when no credentials came at all: a bad token answers its own 401.
     return problem_response(
         401,
-        "Send a valid API token as 'Authorization: Bearer <token>'.",
+        "No credentials: send an API token as 'Authorization: Bearer <token>'.",
         instance=request.path,
         headers={"WWW-Authenticate": "Bearer"},
     )

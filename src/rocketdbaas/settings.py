@@ -60,7 +60,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "rocketdbaas.core.middleware.RequestIdMiddleware",
     "rocketdbaas.core.middleware.ApiSlashMiddleware",
-    "rocketdbaas.core.middleware.ApiMethodNotAllowedMiddleware",
+    "rocketdbaas.core.errors.ApiProblemMiddleware",
+    "rocketdbaas.core.middleware.ApiInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -13,7 +13,7 @@ from rocketdbaas.activities.schemas import (
     ActivityPage,
     CorrectionIn,
     DowntimeOut,
-    DowntimeReport,
+    MonthlyDowntime,
 )
 from rocketdbaas.core.errors import problem_response
 from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
@@ -74,13 +74,12 @@ def list_activities(request: HttpRequest, dbms_type: str, filters: Query[Activit
         has_ticket=filters.has_ticket,
         include_corrections=filters.include_corrections,
     )
-    page = qs[filters.offset : filters.offset + filters.limit]
-    return {"count": qs.count(), "items": [ActivityOut.from_activity(a) for a in page]}
+    return filters.of(qs, ActivityOut.from_activity)
 
 
 @router.get(
     "/{dbms_type}/activities/downtime",
-    response={200: DowntimeReport, **PROBLEMS},
+    response={200: MonthlyDowntime, **PROBLEMS},
     summary="Downtime and availability per cluster for a UTC month (DESIGN §7)",
 )
 def downtime(request: HttpRequest, dbms_type: str, cluster: str | None = None, period: str | None = None):

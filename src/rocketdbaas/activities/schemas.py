@@ -6,6 +6,7 @@ from pydantic import AwareDatetime, Field
 from rocketdbaas.activities.downtime import DowntimeResult
 from rocketdbaas.activities.models import Activity, ActivityType
 from rocketdbaas.activities.services import ClusterActivities
+from rocketdbaas.core.pagination import Page
 from rocketdbaas.core.schemas import CamelSchema
 
 
@@ -23,7 +24,7 @@ class ActivityIn(CamelSchema):
     corrects: int | None = Field(None, description="Id of the activity this one corrects")
 
 
-class ActivityFilters(CamelSchema):
+class ActivityFilters(Page):
     cluster: str | None = None
     server: str | None = None
     type: list[ActivityType] | None = Field(None, description="One or more types")
@@ -32,8 +33,6 @@ class ActivityFilters(CamelSchema):
     until: datetime | None = Field(None, description="Occurred before")
     has_ticket: bool | None = Field(None, description="Has a ticket link (after corrections)")
     include_corrections: bool = Field(False, description="Also list the correction rows themselves")
-    limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
 
 
 class CorrectionIn(CamelSchema):
@@ -140,7 +139,7 @@ class DowntimeOut(CamelSchema):
         )
 
 
-class DowntimeReport(CamelSchema):
+class MonthlyDowntime(CamelSchema):
     period: str
     period_start: datetime
     period_end: datetime

@@ -72,8 +72,7 @@ def list_backups(request: HttpRequest, dbms_type: str, filters: Query[BackupFilt
         since=filters.since,
         until=filters.until,
     )
-    page = qs[filters.offset : filters.offset + filters.limit]
-    return {"count": qs.count(), "items": [BackupOut.from_backup(b) for b in page]}
+    return filters.of(qs, BackupOut.from_backup)
 
 
 @router.post(

@@ -7,6 +7,7 @@ from pydantic import AwareDatetime, Field
 from rocketdbaas.backups.importers import ImportResult
 from rocketdbaas.backups.models import Backup, BackupStatus, BackupType, RetentionPolicy
 from rocketdbaas.backups.rolloff import RollOffItem, RollOffReport
+from rocketdbaas.core.pagination import Page
 from rocketdbaas.core.schemas import CamelSchema
 
 
@@ -96,7 +97,7 @@ class BackupsSection(CamelSchema):
         return [BackupOut.from_backup(b) for b in data.backups]
 
 
-class BackupFilters(CamelSchema):
+class BackupFilters(Page):
     cluster: str | None = None
     repository: str | None = None
     backup_type: list[BackupType] | None = None
@@ -105,8 +106,6 @@ class BackupFilters(CamelSchema):
     pinned: bool | None = None
     since: datetime | None = Field(None, description="Started at or after")
     until: datetime | None = Field(None, description="Started before")
-    limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
 
 
 class BackupPage(CamelSchema):

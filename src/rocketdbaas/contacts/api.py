@@ -1,14 +1,12 @@
 """/api/contacts, /api/applications/{name}/contacts and /api/notifications."""
 
-from ninja import Field, Path, Query, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja import Path, Query, Status
+from ninja.pagination import paginate
 
 from rocketdbaas.contacts import services
 from rocketdbaas.contacts.models import ContactStatus, NotificationStatus
 from rocketdbaas.contacts.schemas import (
     MAX_ID,
-    MAX_OFFSET,
-    NO_NUL,
     ContactIn,
     ContactOut,
     ContactPatch,
@@ -19,31 +17,23 @@ from rocketdbaas.contacts.schemas import (
     NotificationDetailOut,
     NotificationOut,
 )
+from rocketdbaas.core.pagination import LimitOffset
 from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
 
 router = ApiRouter()
 
-
-class Pages(LimitOffsetPagination):
-    """limit/offset with bounds, so a huge value is a 422 rather than an overflow in the database."""
-
-    class Input(Schema):
-        limit: int = Field(100, ge=1, le=1000)
-        offset: int = Field(0, ge=0, le=MAX_OFFSET)
-
-
 ContactId = Path(..., ge=1, le=MAX_ID)
 NotificationId = Path(..., ge=1, le=MAX_ID)
-ApplicationName = Path(..., max_length=100, pattern=NO_NUL)
+ApplicationName = Path(..., max_length=100)
 
 
 @router.get("/contacts", response={200: list[ContactOut], **PROBLEMS}, summary="List contacts")
-@paginate(Pages)
+@paginate(LimitOffset)
 def list_contacts(
     request,
-    name: str | None = Query(None, max_length=200, pattern=NO_NUL),
-    email: str | None = Query(None, max_length=254, pattern=NO_NUL),
-    application: str | None = Query(None, max_length=100, pattern=NO_NUL),
+    name: str | None = Query(None, max_length=200),
+    email: str | None = Query(None, max_length=254),
+    application: str | None = Query(None, max_length=100),
     status: ContactStatus = ContactStatus.ACTIVE,
 ):
     """Expired contacts are hidden unless `status=expired` or `status=all`. Owners see their applications' contacts."""
@@ -94,7 +84,7 @@ def reactivate_contact(request, contact_id: int = ContactId):
     response={200: list[LinkOut], **PROBLEMS},
     summary="List an application's contacts",
 )
-@paginate(Pages)
+@paginate(LimitOffset)
 def list_application_contacts(
     request, name: str = ApplicationName, status: ContactStatus = ContactStatus.ACTIVE
 ):
@@ -149,10 +139,10 @@ def unlink_contact(request, name: str = ApplicationName, contact_id: int = Conta
 @router.get(
     "/notifications", response={200: list[NotificationOut], **PROBLEMS}, summary="List notification emails"
 )
-@paginate(Pages)
+@paginate(LimitOffset)
 def list_notifications(
     request,
-    application: str | None = Query(None, max_length=100, pattern=NO_NUL),
+    application: str | None = Query(None, max_length=100),
     status: NotificationStatus | None = None,
 ):
     """Every email queued, sent or failed, newest first; owners see their applications' only."""

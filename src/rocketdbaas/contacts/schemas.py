@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from ninja import Field
-from pydantic import field_validator, model_validator
+from pydantic import model_validator
 
 from rocketdbaas.contacts.models import (
     ApplicationContact,
@@ -19,18 +19,6 @@ from rocketdbaas.core.schemas import CamelSchema
 EMAIL_FIELD = Field(..., max_length=254, json_schema_extra={"format": "email"})
 # Database ids; anything outside is a 422, not an overflow deep in the database driver.
 MAX_ID = 2**63 - 1
-MAX_OFFSET = 10**12  # far past any list here, far from overflowing offset + limit
-# PostgreSQL cannot store NUL in text, so no text input may contain one.
-NO_NUL = r"^[^\x00]*$"
-
-
-class _NoNulText(CamelSchema):
-    @field_validator("name", "email", "phone", "team", "notes", check_fields=False)
-    @classmethod
-    def no_nul(cls, value):
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
 
 
 class ContactApplicationOut(CamelSchema):
@@ -70,7 +58,7 @@ class ContactOut(CamelSchema):
         ]
 
 
-class ContactIn(_NoNulText):
+class ContactIn(CamelSchema):
     name: str = Field(..., min_length=1, max_length=200)
     email: str = EMAIL_FIELD
     phone: str = Field("", max_length=50)
@@ -80,7 +68,7 @@ class ContactIn(_NoNulText):
     valid_to: datetime | None = None
 
 
-class ContactPatch(_NoNulText):
+class ContactPatch(CamelSchema):
     name: str | None = Field(None, min_length=1, max_length=200)
     email: str | None = Field(None, max_length=254, json_schema_extra={"format": "email"})
     phone: str | None = Field(None, max_length=50)

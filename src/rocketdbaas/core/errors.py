@@ -37,6 +37,8 @@ class ProblemError(Exception):
         self.errors = errors
         self.extra = extra
 
+    headers: dict[str, str] = {}
+
 
 class NotFound(ProblemError):
     def __init__(self, detail: str, **extra: Any):
@@ -53,6 +55,15 @@ class Invalid(ProblemError):
 
     def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None, **extra: Any):
         super().__init__(422, detail, errors=errors, **extra)
+
+
+class Unauthenticated(ProblemError):
+    """A 401 that says what is wrong with the credentials, with the challenge RFC 6750 asks for."""
+
+    def __init__(self, detail: str, *, invalid_token: bool = True, **extra: Any):
+        super().__init__(401, detail, **extra)
+        # A bare challenge when no credentials came; invalid_token when the token itself is bad.
+        self.headers = {"WWW-Authenticate": 'Bearer error="invalid_token"' if invalid_token else "Bearer"}
 
 
 class Forbidden(ProblemError):
@@ -85,3 +96,30 @@ def problem_response(
     for name, value in (headers or {}).items():
         response[name] = value
     return response
+
+
+class ApiProblemMiddleware:
+    """An /api/ path that matches no route (404) or a method a route does not serve (405)
+    answers a problem detail, like every other API error: Django's resolver answers the first
+    with its HTML page and the router the second with an empty text response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code not in (404, 405)
+            or not request.path_info.startswith("/api/")
+            or response.get("Content-Type", "").startswith(PROBLEM_CONTENT_TYPE)
+        ):
+            return response
+        if response.status_code == 404:
+            return problem_response(404, "No API route matches this path.", instance=request.path)
+        allowed = response.get("Allow", "")
+        return problem_response(
+            405,
+            f"{request.method} is not allowed on this path; allowed: {allowed or 'none'}.",
+            instance=request.path,
+            headers={"Allow": allowed} if allowed else None,
+        )

@@ -1,9 +1,14 @@
+import json
 import logging
 import re
 import uuid
 from contextvars import ContextVar
+from typing import Any
 
-from rocketdbaas.core.errors import PROBLEM_CONTENT_TYPE, problem_response
+from django.core.exceptions import RequestDataTooBig
+
+from rocketdbaas.core.errors import problem_response
+from rocketdbaas.core.schemas import refused_character
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -56,25 +61,51 @@ class ApiSlashMiddleware:
         return self.get_response(request)
 
 
-class ApiMethodNotAllowedMiddleware:
-    """A method a path does not serve is a 405 problem detail, like every other API error
-    (the router itself answers those with an empty text response)."""
+def _refused_in_json(value: Any, field: str) -> list[dict[str, str]]:
+    if isinstance(value, str):
+        reason = refused_character(value)
+        return [{"field": field or "body", "message": reason}] if reason else []
+    if isinstance(value, list):
+        return [e for i, item in enumerate(value) for e in _refused_in_json(item, f"{field}.{i}".lstrip("."))]
+    if isinstance(value, dict):
+        errors = []
+        for key, item in value.items():
+            name = f"{field}.{key}".lstrip(".")
+            reason = refused_character(key)
+            errors += [{"field": name, "message": f"its key {reason}"}] if reason else []
+            errors += _refused_in_json(item, name)
+        return errors
+    return []
+
+
+def refused_input(request) -> list[dict[str, str]]:
+    """Field problems for characters no database column can hold, in the path, the query
+    string or a JSON body, named as the client sent them."""
+    errors = []
+    if reason := refused_character(request.path_info):
+        errors.append({"field": "path", "message": reason})
+    for name, values in request.GET.lists():
+        if reason := refused_character(name) or next(filter(None, map(refused_character, values)), None):
+            errors.append({"field": name, "message": reason})
+    if request.content_type == "application/json":
+        try:
+            body = json.loads(request.body)
+        except (RequestDataTooBig, ValueError):
+            body = None  # the API answers these itself (413, or 400/422 for bad JSON)
+        errors += _refused_in_json(body, "")
+    return errors
+
+
+class ApiInputMiddleware:
+    """Refuses text PostgreSQL cannot store before anything reads it: one check for every
+    operation's path, query and body, rather than a NUL rule on every string field.
+
+    It answers before authentication: it reads only the request and reveals nothing."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        response = self.get_response(request)
-        if (
-            response.status_code == 405
-            and request.path_info.startswith("/api/")
-            and not response.get("Content-Type", "").startswith(PROBLEM_CONTENT_TYPE)
-        ):
-            allowed = response.get("Allow", "")
-            return problem_response(
-                405,
-                f"{request.method} is not allowed on this path; allowed: {allowed or 'none'}.",
-                instance=request.path,
-                headers={"Allow": allowed} if allowed else None,
-            )
-        return response
+        if request.path_info.startswith("/api/") and (errors := refused_input(request)):
+            return problem_response(422, "The request is not valid.", errors=errors, instance=request.path)
+        return self.get_response(request)

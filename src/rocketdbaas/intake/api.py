@@ -5,8 +5,8 @@ from typing import Any
 from django.urls import reverse
 from ninja import Query, Status
 
-from rocketdbaas.core.errors import ProblemError
-from rocketdbaas.core.schemas import PROBLEMS, ApiRouter, CamelSchema
+from rocketdbaas.core.pagination import Page
+from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
 from rocketdbaas.dbms import DbmsType, resolve_dbms_type
 from rocketdbaas.intake import services
 from rocketdbaas.intake.models import IntakeRequest, RequestStatus
@@ -21,11 +21,9 @@ from rocketdbaas.intake.schemas import (
 router = ApiRouter()
 
 
-class ListFilters(CamelSchema):
+class ListFilters(Page):
     status: RequestStatus | None = None
     dbms_type: str | None = None
-    limit: int = 100
-    offset: int = 0
 
 
 def _out(request: IntakeRequest, *, with_events: bool = False) -> dict[str, Any]:
@@ -69,24 +67,15 @@ def _out(request: IntakeRequest, *, with_events: bool = False) -> dict[str, Any]
     return data
 
 
-def _invalid(field: str, message: str) -> ProblemError:
-    return ProblemError(422, "The request is not valid.", errors=[{"field": field, "message": message}])
-
-
 @router.get("/intake", response={200: IntakeRequestList, **PROBLEMS}, summary="List requests")
 def list_requests(request, filters: Query[ListFilters]):
     """Dba, admin and viewer see every request; an owner sees theirs and their applications'."""
-    if not 1 <= filters.limit <= 1000:
-        raise _invalid("limit", "must be between 1 and 1000")
-    if filters.offset < 0:
-        raise _invalid("offset", "must not be negative")
     qs = services.visible_requests(request.user)
     if filters.status:
         qs = qs.filter(status=filters.status)
     if filters.dbms_type:
         qs = qs.filter(dbms_type=resolve_dbms_type(filters.dbms_type))
-    page = qs[filters.offset : filters.offset + filters.limit]
-    return {"count": qs.count(), "items": [_out(r) for r in page]}
+    return filters.of(qs, _out)
 
 
 @router.post("/intake", response={201: IntakeRequestOut, **PROBLEMS}, summary="Submit a request")

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from rocketdbaas.core.schemas import CamelSchema
 from rocketdbaas.dbms import DbmsType
@@ -11,19 +11,10 @@ from rocketdbaas.intake.models import MAX_SERVERS, BackupPolicy, IntakeRequest, 
 from rocketdbaas.intake.services import MAX_CONTACTS, MAX_CPU, MAX_GIGS
 from rocketdbaas.inventory.models import Environment
 
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL cannot store NUL in text; refuse it as bad input instead of failing on insert.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
+Text = Annotated[str, StringConstraints(strip_whitespace=True)]
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_no_nul)]
-LongText = Annotated[str, AfterValidator(_no_nul)]
-
-
-class ContactIn(CamelSchema):
+class RequestContactIn(CamelSchema):
     name: Text = Field("", max_length=200)
     email: Text = Field(max_length=254)
 
@@ -35,7 +26,7 @@ class IntakeRequestIn(CamelSchema):
     requester_email: Text = Field("", max_length=254, description="The caller's e-mail if empty")
     application: Text = Field("", max_length=100, description="An existing application's name")
     new_application_name: Text = Field("", max_length=100, description="Or the name of a new application")
-    contacts: list[ContactIn] = Field(default_factory=list, max_length=MAX_CONTACTS)
+    contacts: list[RequestContactIn] = Field(default_factory=list, max_length=MAX_CONTACTS)
     dbms_type: DbmsType
     environment: Environment
     number_of_servers: int = Field(ge=1, le=MAX_SERVERS, description="Servers in the cluster (HA)")
@@ -47,21 +38,21 @@ class IntakeRequestIn(CamelSchema):
     backup_policy: BackupPolicy = BackupPolicy.STANDARD
     cost_centre: Text = Field(min_length=1, max_length=50)
     needed_by: date
-    notes: LongText = Field("", max_length=10_000)
+    notes: str = Field("", max_length=10_000)
 
 
 class CommentIn(CamelSchema):
-    comment: LongText = Field("", max_length=10_000)
+    comment: str = Field("", max_length=10_000)
 
 
 class FulfilIn(CamelSchema):
     cluster_name: Text = Field(
         "", max_length=100, description="Name of the new cluster; <application>-<environment>-<type> if empty"
     )
-    comment: LongText = Field("", max_length=10_000)
+    comment: str = Field("", max_length=10_000)
 
 
-class ContactOut(CamelSchema):
+class RequestContactOut(CamelSchema):
     name: str
     email: str
 
@@ -83,7 +74,7 @@ class IntakeRequestOut(CamelSchema):
     requester_email: str
     application: str
     new_application: bool
-    contacts: list[ContactOut]
+    contacts: list[RequestContactOut]
     dbms_type: DbmsType
     environment: Environment
     number_of_servers: int

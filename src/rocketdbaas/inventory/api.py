@@ -10,6 +10,7 @@ from ninja import Path, Query, Status
 from rocketdbaas.accounts.models import User
 from rocketdbaas.accounts.roles import can_write, is_fleet_operator, is_owner, require_dba
 from rocketdbaas.core.errors import Forbidden, Invalid
+from rocketdbaas.core.pagination import LargePage
 from rocketdbaas.core.schemas import PROBLEMS, ApiRouter, DbmsTypePath
 from rocketdbaas.core.sections import section_fields
 from rocketdbaas.dbms import resolve_dbms_type
@@ -143,6 +144,7 @@ def post_clusters_servers(request: HttpRequest, dbms_type: str, payload: list[Re
 def list_pool_servers(
     request: HttpRequest,
     dbms_type: str,
+    page: Query[LargePage],
     status: Annotated[
         PoolStatus | None, Query(description="Retired servers are listed only when asked for")
     ] = None,
@@ -151,8 +153,6 @@ def list_pool_servers(
     db_gigs: int | None = Query(None, ge=0, alias="dbGigs", description="At least this many GB of disk"),
     datacenter: str | None = None,
     environment: Environment | None = None,
-    limit: int = Query(500, ge=1, le=10_000),
-    offset: int = Query(0, ge=0),
 ):
     dbms = resolve_dbms_type(dbms_type)
     qs = services.list_pool_servers(
@@ -165,7 +165,7 @@ def list_pool_servers(
         environment=environment,
         user=request.user,
     )
-    return {"count": qs.count(), "items": [server_out(s) for s in qs[offset : offset + limit]]}
+    return page.of(qs, server_out)
 
 
 @router.post(
@@ -336,11 +336,8 @@ def get_cluster(request: HttpRequest, dbms_type: DbmsTypePath, cluster_name: str
 
 
 @router.get("/applications", response={200: ApplicationList, **PROBLEMS}, summary="List applications")
-def list_applications(
-    request: HttpRequest, limit: int = Query(500, ge=1, le=10_000), offset: int = Query(0, ge=0)
-):
-    qs = services.list_applications(request.user)
-    return {"count": qs.count(), "items": [application_out(a) for a in qs[offset : offset + limit]]}
+def list_applications(request: HttpRequest, page: Query[LargePage]):
+    return page.of(services.list_applications(request.user), application_out)
 
 
 @router.post("/applications", response={201: ApplicationOut, **PROBLEMS}, summary="Create an application")

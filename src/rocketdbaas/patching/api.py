@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from ninja import Query, Status
 
 from rocketdbaas.accounts.roles import require_dba
+from rocketdbaas.core.pagination import LargePage, Page
 from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
 from rocketdbaas.dbms import get_module, resolve_dbms_type
 from rocketdbaas.patching import services
@@ -147,11 +148,9 @@ def run_detail(dbms_type: str, run_id: int, user) -> dict[str, Any]:
 def list_recipes(
     request: HttpRequest,
     dbms_type: str,
-    limit: int = Query(500, ge=1, le=10_000),
-    offset: int = Query(0, ge=0),
+    page: Query[LargePage],
 ):
-    qs = services.list_recipes(resolve_dbms_type(dbms_type))
-    return {"count": qs.count(), "items": [recipe_out(r) for r in qs[offset : offset + limit]]}
+    return page.of(services.list_recipes(resolve_dbms_type(dbms_type)), recipe_out)
 
 
 @router.post(
@@ -293,6 +292,7 @@ def start_run(request: HttpRequest, dbms_type: str, payload: PatchRunIn):
 def list_runs(
     request: HttpRequest,
     dbms_type: str,
+    page: Query[Page],
     status: RunStatusFilter | None = None,
     patch_type: Annotated[PatchType | None, Query(alias="patchType")] = None,
     cluster: str | None = None,
@@ -300,8 +300,6 @@ def list_runs(
     active: Annotated[
         bool | None, Query(description="Only runs still going (true) or finished (false)")
     ] = None,
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
 ):
     qs = services.list_runs(
         resolve_dbms_type(dbms_type),
@@ -312,7 +310,7 @@ def list_runs(
         dry_run=dry_run,
         active=active,
     )
-    return {"count": qs.count(), "items": [run_summary(r) for r in qs[offset : offset + limit]]}
+    return page.of(qs, run_summary)
 
 
 @router.get(

@@ -4,12 +4,13 @@ from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Query, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic.alias_generators import to_camel
 
 from rocketdbaas.accounts.roles import require_admin
 from rocketdbaas.accounts.scoping import visible_application_ids
 from rocketdbaas.core.errors import Invalid
+from rocketdbaas.core.pagination import LimitOffset
 from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
 from rocketdbaas.dbms import resolve_dbms_type
 from rocketdbaas.reports import services
@@ -156,7 +157,7 @@ def costs_report(request: HttpRequest, dbms_type: str, since: str | None = SINCE
     response={200: list[RateCardOut], **PROBLEMS},
     summary="List the rate cards, newest first",
 )
-@paginate(LimitOffsetPagination)
+@paginate(LimitOffset)
 def list_rate_cards(request: HttpRequest, dbms_type: str):
     return RateCard.objects.filter(dbms_type=resolve_dbms_type(dbms_type)).order_by("-effective_from")
 

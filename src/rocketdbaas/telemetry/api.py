@@ -11,6 +11,7 @@ from ninja import Path, Query, Status
 
 from rocketdbaas.accounts.roles import require_dba
 from rocketdbaas.core.errors import Invalid
+from rocketdbaas.core.pagination import Page
 from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
 from rocketdbaas.dbms import resolve_dbms_type
 from rocketdbaas.telemetry import services, tasks
@@ -117,12 +118,10 @@ def collect(request: HttpRequest, dbms_type: str, payload: CollectIn | None = No
     response={200: CollectionRunList, **PROBLEMS},
     summary="Collection runs, newest first",
 )
-def list_runs(
-    request: HttpRequest, dbms_type: str, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)
-):
+def list_runs(request: HttpRequest, dbms_type: str, page: Query[Page]):
     dbms = resolve_dbms_type(dbms_type)
     qs = services.runs_for(dbms).visible_to(request.user).select_related("cluster", "requested_by")
-    return {"count": qs.count(), "items": [run_out(r) for r in qs[offset : offset + limit]]}
+    return page.of(qs, run_out)
 
 
 @router.get(

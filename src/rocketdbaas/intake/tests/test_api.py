@@ -144,7 +144,7 @@ def test_fulfil_conflicts_and_bad_names_change_nothing(owner_user, dba_api, add_
     body = assert_problem(dba_api.post(f"/api/intake/{ref}/fulfil", json={"clusterName": "bad name!"}), 422)
     assert state() == before
     assert_problem(dba_api.post("/api/intake/REQ-1999-0001/fulfil", json={}), 404)
-    assert_problem(dba_api.get("/api/intake/REQ%00"), 404)
+    assert_problem(dba_api.get("/api/intake/REQ%00"), 422)
 
 
 def test_decisions_need_a_dba(owner_user, owner_api, viewer_api, readonly_api, dba_api):

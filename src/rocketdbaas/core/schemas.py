@@ -1,6 +1,7 @@
 """API schema conventions: camelCase JSON over snake_case Python, and what any input must be."""
 
 import types
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -8,7 +9,7 @@ from ninja import NinjaAPI, Path, Router, Schema
 from pydantic import ConfigDict, ValidationInfo, WithJsonSchema, field_validator
 from pydantic.alias_generators import to_camel
 
-from rocketdbaas.core.errors import PROBLEM_CONTENT_TYPE
+from rocketdbaas.core.errors import PROBLEM_CONTENT_TYPE, Invalid
 from rocketdbaas.dbms import DbmsType
 
 # PostgreSQL stores no NUL in text or jsonb, and no encoding carries a lone UTF-16 surrogate
@@ -118,6 +119,19 @@ class ProblemSchema(Schema):
 
 # The error answers every operation documents (each one a problem detail).
 PROBLEMS: dict[int, Any] = {status: ProblemSchema for status in (400, 401, 403, 404, 409, 413, 422)}
+
+
+def partial_update(payload: Schema, *, nullable: Collection[str] = ()) -> dict[str, Any]:
+    """The fields a PATCH body names, and only those: the rest stay as they are. A null is a
+    value only for the fields that can be cleared (`nullable`); elsewhere it is bad input."""
+    changes = payload.model_dump(exclude_unset=True)
+    nulls = [name for name, value in changes.items() if value is None and name not in nullable]
+    if nulls:
+        raise Invalid(
+            "The request is not valid.",
+            errors=[{"field": to_camel(name), "message": "This field cannot be null."} for name in nulls],
+        )
+    return changes
 
 
 class ProblemNinjaAPI(NinjaAPI):

@@ -7,7 +7,7 @@ from ninja import Query, Status
 
 from rocketdbaas.accounts.roles import require_dba
 from rocketdbaas.core.pagination import LargePage, Page
-from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
+from rocketdbaas.core.schemas import PROBLEMS, ApiRouter, partial_update
 from rocketdbaas.dbms import get_module, resolve_dbms_type
 from rocketdbaas.patching import services
 from rocketdbaas.patching.models import (
@@ -180,8 +180,7 @@ def get_recipe(request: HttpRequest, dbms_type: str, name: str):
 def update_recipe(request: HttpRequest, dbms_type: str, name: str, payload: RecipePatch):
     dbms = resolve_dbms_type(dbms_type)
     require_dba(request)
-    changes = payload.model_dump(exclude_unset=True)
-    return recipe_out(services.update_recipe(dbms, name, changes, request.user))
+    return recipe_out(services.update_recipe(dbms, name, partial_update(payload), request.user))
 
 
 @router.delete(
@@ -221,7 +220,7 @@ def get_patch_settings(request: HttpRequest, dbms_type: str, cluster_name: str):
 def update_patch_settings(request: HttpRequest, dbms_type: str, cluster_name: str, payload: PatchSettingsIn):
     dbms = resolve_dbms_type(dbms_type)
     require_dba(request)
-    changes = payload.model_dump(exclude_unset=True)
+    changes = partial_update(payload)
     return settings_out(services.update_cluster_patch_settings(dbms, cluster_name, changes, request.user))
 
 

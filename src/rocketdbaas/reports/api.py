@@ -5,13 +5,11 @@ from typing import Any, Literal
 from django.http import HttpRequest
 from ninja import Query, Status
 from ninja.pagination import paginate
-from pydantic.alias_generators import to_camel
 
 from rocketdbaas.accounts.roles import require_admin
 from rocketdbaas.accounts.scoping import visible_application_ids
-from rocketdbaas.core.errors import Invalid
 from rocketdbaas.core.pagination import LimitOffset
-from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
+from rocketdbaas.core.schemas import PROBLEMS, ApiRouter, partial_update
 from rocketdbaas.dbms import resolve_dbms_type
 from rocketdbaas.reports import services
 from rocketdbaas.reports.catalog import BY_SLUG, parse_params
@@ -193,11 +191,5 @@ def create_rate_card(request: HttpRequest, dbms_type: str, payload: RateCardIn):
 def update_rate_card(request: HttpRequest, dbms_type: str, card_id: int, payload: RateCardPatch):
     dbms = resolve_dbms_type(dbms_type)
     require_admin(request)
-    changes = payload.model_dump(exclude_unset=True)
-    nulls = [name for name, value in changes.items() if value is None and name != "effective_to"]
-    if nulls:
-        raise Invalid(
-            "The rate card is not valid.",
-            errors=[{"field": to_camel(name), "message": "This field cannot be null."} for name in nulls],
-        )
+    changes = partial_update(payload, nullable=("effective_to",))
     return services.update_rate_card(dbms, card_id, user=request.user, **changes)

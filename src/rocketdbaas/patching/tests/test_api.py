@@ -380,3 +380,20 @@ def test_cluster_detail_section(fleet, dba_api, django_assert_max_num_queries):
     (entry,) = section["patching"]["history"]
     assert entry["server"] == step.server.name and entry["outcome"] == "succeeded"
     assert (entry["patchVersion"], entry["versionBefore"], entry["versionAfter"]) == ("15.8", "15.7", "15.8")
+
+
+def test_partial_updates_keep_what_they_do_not_name_and_refuse_null_where_required(fleet, dba_api):
+    settings_url = "/api/postgresql/patchSettings/pga"
+    dba_api.patch(settings_url, json={"primaryStrategy": "switchover", "maxLagBytes": 7})
+    for body in ({"primaryStrategy": None}, {"maxLagBytes": None}, {"maxLagSeconds": True}):
+        assert_problem(dba_api.patch(settings_url, json=body), 422)
+    kept = dba_api.patch(settings_url, json={"maxLagSeconds": 9}).json()
+    assert (kept["primaryStrategy"], kept["maxLagBytes"], kept["maxLagSeconds"]) == ("switchover", 7, 9)
+
+    url = "/api/postgresql/patchRecipes/minor"
+    before = next(
+        r for r in dba_api.get("/api/postgresql/patchRecipes").json()["items"] if r["name"] == "minor"
+    )
+    assert_problem(dba_api.patch(url, json={"command": None}), 422)
+    changed = dba_api.patch(url, json={"description": "monthly"}).json()
+    assert changed == {**before, "description": "monthly", "updatedAt": changed["updatedAt"]}

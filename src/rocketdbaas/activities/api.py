@@ -15,7 +15,6 @@ from rocketdbaas.activities.schemas import (
     DowntimeOut,
     MonthlyDowntime,
 )
-from rocketdbaas.core.errors import problem_response
 from rocketdbaas.core.schemas import PROBLEMS, ApiRouter
 from rocketdbaas.dbms import resolve_dbms_type
 
@@ -97,19 +96,6 @@ def downtime(request: HttpRequest, dbms_type: str, cluster: str | None = None, p
     }
 
 
-@router.api_operation(
-    ["POST", "PUT", "PATCH", "DELETE"], "/{dbms_type}/activities/downtime", include_in_schema=False
-)
-def refuse_downtime_change(request: HttpRequest, dbms_type: str):
-    resolve_dbms_type(dbms_type)
-    return problem_response(
-        405,
-        "Downtime is computed from the activities; record Down and Up activities instead.",
-        instance=request.path,
-        headers={"Allow": "GET"},
-    )
-
-
 @router.get(
     "/{dbms_type}/activities/{activity_id}",
     response={200: ActivityDetailOut, **PROBLEMS},
@@ -140,35 +126,3 @@ def correct_activity(request: HttpRequest, dbms_type: str, activity_id: int, pay
         details=payload.details,
     )
     return Status(201, ActivityOut.from_activity(correction))
-
-
-def _append_only(request: HttpRequest, allow: str):
-    return problem_response(
-        405,
-        "Activities are append-only: they cannot be changed or deleted. "
-        "POST a correction to /activities/{id}/corrections instead.",
-        instance=request.path,
-        headers={"Allow": allow},
-    )
-
-
-@router.api_operation(["PUT", "PATCH", "DELETE"], "/{dbms_type}/activities", include_in_schema=False)
-def refuse_list_change(request: HttpRequest, dbms_type: str):
-    resolve_dbms_type(dbms_type)
-    return _append_only(request, "GET, POST")
-
-
-@router.api_operation(
-    ["PUT", "PATCH", "DELETE"], "/{dbms_type}/activities/{activity_id}", include_in_schema=False
-)
-def refuse_change(request: HttpRequest, dbms_type: str, activity_id: int):
-    resolve_dbms_type(dbms_type)
-    return _append_only(request, "GET")
-
-
-@router.api_operation(
-    ["PUT", "PATCH", "DELETE"], "/{dbms_type}/activities/{activity_id}/corrections", include_in_schema=False
-)
-def refuse_correction_change(request: HttpRequest, dbms_type: str, activity_id: int):
-    resolve_dbms_type(dbms_type)
-    return _append_only(request, "POST")

@@ -1,14 +1,13 @@
 """Template context for every page: the navigation.
 
-Other apps' pages land at different times, so the menu lists only the URL names that
-resolve. A page per DBMS type takes a `dbms_type` URL argument and is listed under each
-type; a page that reverses without arguments is listed once, in the general section.
+A fleet page takes a `dbms_type` URL argument and is listed under each type; a general page
+reverses without arguments and is listed once. A name that reverses to nothing is an error.
 """
 
 from dataclasses import dataclass
 from typing import Any
 
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from rocketdbaas.dbms import DbmsType
 
@@ -41,36 +40,24 @@ class NavSection:
     links: list[NavLink]
 
 
-def _reverse(name: str, **kwargs) -> str | None:
-    try:
-        return reverse(name, kwargs=kwargs or None)
-    except NoReverseMatch:
-        return None
-
-
 def _link(label: str, url: str, path: str) -> NavLink:
     return NavLink(label, url, active=path == url or (url != "/" and path.startswith(url)))
 
 
 def build_navigation(path: str) -> list[NavSection]:
-    sections: list[NavSection] = []
-    general: list[NavLink] = []
-    per_type: dict[str, list[NavLink]] = {t.value: [] for t in DbmsType}
-    for name, label in FLEET_PAGES:
-        urls = {t.value: _reverse(name, dbms_type=t.value) for t in DbmsType}
-        if all(urls.values()):
-            for dbms_type, url in urls.items():
-                per_type[dbms_type].append(_link(label, url or "", path))
-        elif url := _reverse(name):
-            general.append(_link(label, url, path))
-    for dbms_type in DbmsType:
-        if per_type[dbms_type.value]:
-            sections.append(NavSection(dbms_type.label, per_type[dbms_type.value]))
-    for name, label in GENERAL_PAGES:
-        if url := _reverse(name):
-            general.append(_link(label, url, path))
-    if general:
-        sections.append(NavSection("General", general))
+    sections = [
+        NavSection(
+            dbms_type.label,
+            [
+                _link(label, reverse(name, kwargs={"dbms_type": dbms_type.value}), path)
+                for name, label in FLEET_PAGES
+            ],
+        )
+        for dbms_type in DbmsType
+    ]
+    sections.append(
+        NavSection("General", [_link(label, reverse(name), path) for name, label in GENERAL_PAGES])
+    )
     return sections
 
 

@@ -134,10 +134,7 @@ def finish_run(run: PatchRun, status: str, reason: str = "") -> None:
         raise_target_version(run.dbms_type, run.patch_type, run.patch_version)
 
     def announce() -> None:
-        fresh = PatchRun.objects.get(pk=run.pk)
-        signals.run_finished.send(sender=PatchRun, run=fresh)
-        if fresh.status == RunStatus.FAILED:
-            signals.run_failed.send(sender=PatchRun, run=fresh)
+        signals.run_finished.send(sender=PatchRun, run=PatchRun.objects.get(pk=run.pk))
 
     transaction.on_commit(announce)
 

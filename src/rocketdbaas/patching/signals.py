@@ -9,4 +9,3 @@ from django.dispatch import Signal
 run_started = Signal()  # run
 step_finished = Signal()  # run, step (step.outcome tells succeeded/failed/skipped/cancelled)
 run_finished = Signal()  # run (run.status is its final state: succeeded, failed or cancelled)
-run_failed = Signal()  # run (also sent with run_finished when the run ends failed)

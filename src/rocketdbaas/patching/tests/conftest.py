@@ -136,7 +136,7 @@ class SignalRecorder:
         self.events: list[tuple[str, int, int | None, str]] = []
         self.lock = threading.Lock()
         self._connected = []
-        for name in ("run_started", "step_finished", "run_finished", "run_failed"):
+        for name in ("run_started", "step_finished", "run_finished"):
             sig = getattr(signals, name)
 
             def receiver(sender, run, step=None, _name=name, **kwargs):

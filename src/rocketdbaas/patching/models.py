@@ -52,7 +52,6 @@ ACTIVE_RUN_STATUSES = frozenset(
 CLAIMABLE_RUN_STATUSES = frozenset(
     {RunStatus.PENDING, RunStatus.PRECHECKING, RunStatus.RUNNING, RunStatus.INTERRUPTED}
 )
-FINAL_RUN_STATUSES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
 
 
 class ClusterRunStatus(models.TextChoices):

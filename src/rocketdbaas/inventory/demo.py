@@ -149,3 +149,8 @@ def load_fleet(stdout) -> None:
         if spares:
             services.add_pool_servers(dbms_type, spares)
         stdout.write(f"{dbms_type}: {len(spares)} spare server(s) added to the pool")
+
+
+def load_demo(stdout) -> None:
+    """The fleet every other app's demo data builds on."""
+    load_fleet(stdout)

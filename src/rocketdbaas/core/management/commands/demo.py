@@ -1,9 +1,12 @@
-"""`rocketdbaas demo`: load a realistic demo fleet, then every feature's own demo data."""
+"""`rocketdbaas demo`: load every app's demo data, the fleet first.
+
+Apps load in INSTALLED_APPS order; inventory (the applications, clusters and servers) comes
+before the apps whose demo data hangs off them.
+"""
 
 from django.core.management.base import BaseCommand
 
 from rocketdbaas.core.plugins import app_modules
-from rocketdbaas.inventory.demo import load_fleet
 
 
 class Command(BaseCommand):
@@ -12,8 +15,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        load_fleet(self.stdout)
-        for app, module in app_modules("demo", skip="rocketdbaas.inventory"):
+        for app, module in app_modules("demo"):
             self.stdout.write(f"Loading {app.removeprefix('rocketdbaas.')} demo data")
             module.load_demo(self.stdout)
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))

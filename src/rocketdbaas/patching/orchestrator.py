@@ -38,6 +38,7 @@ from rocketdbaas.dbms import connection_target, get_module
 from rocketdbaas.dbms.base import ClusterHealth, HealthLimits, ServerState, patch_order
 from rocketdbaas.dbms.versions import is_at
 from rocketdbaas.inventory.models import Application, Cluster, PoolStatus, Server
+from rocketdbaas.inventory.servers import record_patched_facts
 from rocketdbaas.patching import run_state, signals
 from rocketdbaas.patching.executors import ExecResult, Executor, RemoteHost, build_executor, ssh_user
 from rocketdbaas.patching.models import (
@@ -879,17 +880,10 @@ class StepRunner:
 
 
 def record_server_facts(server_id: int, patch_type: str, version: str, role: str) -> None:
-    """What the live server reported, written back to the inventory.
-
-    The inventory app has no service for this yet, so it is the one direct write the patching
-    app makes to inventory.Server: its role and its DB or OS version.
-    """
-    fields: dict[str, Any] = {}
-    if version and patch_type == PatchType.DB:
-        fields["db_version"] = version
-    elif version and patch_type == PatchType.OS:
-        fields["os_version"] = version
-    if role:
-        fields["role"] = role
-    if fields:
-        Server.objects.filter(pk=server_id).update(**fields, updated_at=timezone.now())
+    """What the live server reported, written back to the inventory: its role and its DB or OS version."""
+    record_patched_facts(
+        server_id,
+        db_version=version if patch_type == PatchType.DB else "",
+        os_version=version if patch_type == PatchType.OS else "",
+        role=role,
+    )

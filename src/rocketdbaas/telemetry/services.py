@@ -33,6 +33,7 @@ from rocketdbaas.core.errors import Conflict, Invalid, NotFound
 from rocketdbaas.dbms import connection_target, get_module
 from rocketdbaas.dbms.base import ServerState
 from rocketdbaas.inventory.models import Cluster, PoolStatus, Server
+from rocketdbaas.inventory.servers import Observed, record_observed_versions
 from rocketdbaas.telemetry import credentials as credential_store
 from rocketdbaas.telemetry.models import (
     CollectionResult,
@@ -364,16 +365,7 @@ def _record_version_changes(ok: list[Probed], previous: dict[int, PreviousResult
 
 
 def _update_inventory(ok: list[Probed]) -> None:
-    """The inventory shows what servers really run; pool servers have no role to show."""
-    now = timezone.now()
-    changed = []
-    for p in ok:
-        server = p.server
-        role = p.state.role if server.cluster_id else server.role
-        if server.db_version != p.state.version or server.role != role:
-            server.db_version, server.role, server.updated_at = p.state.version, role, now
-            changed.append(server)
-    Server.objects.bulk_update(changed, ["db_version", "role", "updated_at"], batch_size=500)
+    record_observed_versions(Observed(p.server, p.state.version, p.state.role) for p in ok)
 
 
 def _reporting_server(members: list[Probed]) -> Probed:
@@ -661,19 +653,11 @@ def record_pushed_versions(dbms_type: str, items: list[PushedVersion]) -> int:
         for row in rows:
             if row.server_id not in newest or row.sampled_at > newest[row.server_id].sampled_at:
                 newest[row.server_id] = row
-        now = timezone.now()
-        changed = []
-        for server_id, row in newest.items():
-            latest = known.get(server_id)
-            if latest is not None and latest > row.sampled_at:
-                continue
-            server = row.server
-            server.db_version = row.version
-            if row.role and server.cluster_id:
-                server.role = row.role
-            server.updated_at = now
-            changed.append(server)
-        Server.objects.bulk_update(changed, ["db_version", "role", "updated_at"])
+        record_observed_versions(
+            Observed(row.server, row.version, row.role)
+            for server_id, row in newest.items()
+            if known.get(server_id) is None or known[server_id] <= row.sampled_at
+        )
     return len(rows)
 
 

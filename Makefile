@@ -10,40 +10,52 @@ PORT ?= 8000
 PG_TEST_URL ?= $(if $(filter postgres%,$(DATABASE_URL)),$(DATABASE_URL),postgresql://postgres@127.0.0.1:5432/rocketdbaas)
 PYTEST_ARGS ?=
 
-.PHONY: run test lint types test-sqlite test-postgres test-deps demo bench clean
+.PHONY: run test lint types test-sqlite test-postgres test-deps demo bench clean runtime-packages
 
 .tools/bin/uv:
 	python3 -m venv .tools
 	.tools/bin/pip install -q uv==0.13.9
 
-$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --all-extras
-	@touch $@
+# What `make run` installs: the runtime dependencies and the ansible extra (patch recipes may
+# run playbooks), without the dev group (pytest, mypy, ruff, Playwright, …) that `make test` adds.
+RUNTIME_DEPS := --no-dev --extra ansible
 
-run: $(VENV)/.synced
+$(VENV)/.runtime: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen $(RUNTIME_DEPS)
+	@rm -f $(VENV)/.dev && touch $@
+
+$(VENV)/.dev: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --all-extras
+	@rm -f $(VENV)/.runtime && touch $@
+
+# The package list of the runtime install (a test checks it holds no development tool).
+runtime-packages: | $(UV)
+	@$(UV) export --frozen $(RUNTIME_DEPS) --no-hashes --no-header --no-annotate --no-emit-project
+
+run: $(VENV)/.runtime
 	$(BIN)/rocketdbaas migrate --no-input -v 0
 	$(BIN)/rocketdbaas bootstrap
 	@if [ "$(DEMO)" = "1" ]; then $(BIN)/rocketdbaas demo; fi
 	$(BIN)/rocketdbaas serve --host $(HOST) --port $(PORT)
 
-demo: $(VENV)/.synced
+demo: $(VENV)/.runtime
 	$(BIN)/rocketdbaas migrate --no-input -v 0
 	$(BIN)/rocketdbaas demo
 
 test-deps:
 	@bash scripts/test-deps.sh
 
-lint: $(VENV)/.synced
+lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-types: $(VENV)/.synced
+types: $(VENV)/.dev
 	$(BIN)/mypy src
 
-test-sqlite: $(VENV)/.synced
+test-sqlite: $(VENV)/.dev
 	env -u DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS)
 
-test-postgres: $(VENV)/.synced
+test-postgres: $(VENV)/.dev
 	@if $(BIN)/python scripts/pg_reachable.py "$(PG_TEST_URL)"; then \
 		DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest $(PYTEST_ARGS); \
 	elif [ "$$CI" = "true" ]; then \
@@ -56,7 +68,7 @@ test: test-deps lint types test-sqlite test-postgres
 
 # Benchmarks run on PostgreSQL (BENCH_DATABASE_URL; a throwaway database is created and dropped).
 BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/rocketdbaas_bench
-bench: $(VENV)/.synced
+bench: $(VENV)/.dev
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python benchmarks/pool_pull_and_lock.py
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python benchmarks/clusters_servers.py
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python benchmarks/telemetry.py

@@ -14,7 +14,24 @@ from rocketdbaas.core.schemas import ProblemNinjaAPI
 
 logger = logging.getLogger(__name__)
 
-api = ProblemNinjaAPI(
+
+class RocketDBaaSAPI(ProblemNinjaAPI):
+    """Keeps the OpenAPI document it built: the routes are fixed once the routers are mounted, and
+    building the document takes over a second, which /api/docs and /api/openapi.json paid per request."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._openapi_documents: dict[str, Any] = {}
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict | None = None):
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        if path_prefix not in self._openapi_documents:
+            self._openapi_documents[path_prefix] = super().get_openapi_schema(path_prefix=path_prefix)
+        return self._openapi_documents[path_prefix]
+
+
+api = RocketDBaaSAPI(
     title="RocketDBaaS API",
     version="1",
     description=(

@@ -109,6 +109,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": _values["SQLITE_TEST_NAME"]}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", _values["CONN_MAX_AGE"])
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", _values["CONN_HEALTH_CHECKS"])
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

@@ -133,7 +133,14 @@ class Config:
         "the database file the test suite creates on SQLite",
         shown_default="one per process in the temp dir",
     )
-    CONN_MAX_AGE = Setting(int, 0, "seconds to keep PostgreSQL connections open")
+    # A new PostgreSQL connection per request costs a TCP and auth round trip or more; kept
+    # connections are checked before reuse, so a restarted database costs one failed check.
+    CONN_MAX_AGE = Setting(
+        int, 600, "seconds a PostgreSQL connection is kept for further requests (0: one per request)"
+    )
+    CONN_HEALTH_CHECKS = Setting(
+        bool, True, "check a kept PostgreSQL connection before reusing it after a request"
+    )
     SECRET_KEY = Setting(
         str,
         "",
@@ -155,6 +162,12 @@ class Config:
     WEB_PORT = Setting(int, 8000, "port of `rocketdbaas serve`", env="PORT")
     WEB_WORKERS = Setting(int, 2, "gunicorn worker processes of `rocketdbaas serve`")
     WEB_THREADS = Setting(int, 8, "threads per gunicorn worker")
+    WEB_ACCESS_LOG = Setting(
+        str,
+        "-",
+        "gunicorn's access log: `-` standard output, a file path, or empty for none (e.g. when the "
+        "load balancer logs requests)",
+    )
     TASKS_BACKEND = Setting(
         str, "db", "`db` (django-tasks-db, SQLite or PostgreSQL), `rq` (Redis), `immediate`"
     )

@@ -16,6 +16,12 @@ def test_openapi_schema_is_public(anon_api):
     assert response.json()["info"]["title"] == "RocketDBaaS API"
 
 
+def test_the_openapi_document_is_built_once_per_process():
+    from rocketdbaas.api import api
+
+    assert api.get_openapi_schema() is api.get_openapi_schema()
+
+
 @pytest.mark.django_db
 def test_request_id_is_echoed(anon_api):
     response = anon_api.get("/healthz", headers={"X-Request-ID": "abc-123"})

@@ -143,3 +143,44 @@ def test_settings_tables_in_the_docs_match_the_declarations():
         text = (PROJECT_DIR / page).read_text()
         tables = re.findall(r"<!-- settings table:.*?<!-- end of settings table -->", text, re.S)
         assert tables == [render_table(page)], f"{page}: its settings table differs from core/config.py"
+
+
+def _settings_in_a_new_process(tmp_path, expression: str, **env: str):
+    script = f"import json, django; django.setup(); from django.conf import settings; print(json.dumps({expression}))"
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "ROCKETDBAAS_VAR_DIR": str(tmp_path), **env, "DJANGO_SETTINGS_MODULE": "rocketdbaas.settings"},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_postgresql_connections_persist_with_health_checks_by_default(tmp_path):
+    default = _settings_in_a_new_process(
+        tmp_path,
+        'settings.DATABASES["default"]',
+        DATABASE_URL="postgresql://rdb@db.example.com:5432/rocketdbaas",
+    )
+    assert default["CONN_MAX_AGE"] == Config.CONN_MAX_AGE.default > 0
+    assert default["CONN_HEALTH_CHECKS"] is True
+    off = _settings_in_a_new_process(
+        tmp_path,
+        'settings.DATABASES["default"]',
+        DATABASE_URL="postgresql://rdb@db.example.com:5432/rocketdbaas",
+        CONN_MAX_AGE="0",
+        CONN_HEALTH_CHECKS="false",
+    )
+    assert (off["CONN_MAX_AGE"], off["CONN_HEALTH_CHECKS"]) == (0, False)
+
+
+def test_the_access_log_goes_to_stdout_unless_switched_off(settings):
+    from rocketdbaas.core.management.commands.serve import gunicorn_options
+
+    assert gunicorn_options("127.0.0.1", 8000, 2, 8, 120)["accesslog"] == "-"
+    settings.WEB_ACCESS_LOG = ""
+    assert gunicorn_options("127.0.0.1", 8000, 2, 8, 120)["accesslog"] is None
+    settings.WEB_ACCESS_LOG = "/var/log/rocketdbaas/access.log"
+    assert gunicorn_options("127.0.0.1", 8000, 2, 8, 120)["accesslog"] == "/var/log/rocketdbaas/access.log"

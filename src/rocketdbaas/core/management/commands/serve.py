@@ -11,6 +11,20 @@ from django.db import connections
 from rocketdbaas.core.config import config
 
 
+def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: int) -> dict:
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "timeout": timeout,
+        "graceful_timeout": 30,
+        "accesslog": config.WEB_ACCESS_LOG or None,
+        "errorlog": "-",
+        "proc_name": "rocketdbaas",
+    }
+
+
 class Command(BaseCommand):
     help = "Serve the web UI and API with gunicorn and, unless --no-worker, run a task worker beside it."
 
@@ -29,21 +43,11 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, no_worker, workers, threads, timeout, **options):
         from gunicorn.app.base import BaseApplication
 
-        gunicorn_options = {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            "threads": threads,
-            "worker_class": "gthread",
-            "timeout": timeout,
-            "graceful_timeout": 30,
-            "accesslog": "-",
-            "errorlog": "-",
-            "proc_name": "rocketdbaas",
-        }
+        options_ = gunicorn_options(host, port, workers, threads, timeout)
 
         class WebServer(BaseApplication):
             def load_config(self):
-                for key, value in gunicorn_options.items():
+                for key, value in options_.items():
                     self.cfg.set(key, value)
 
             def load(self):

@@ -8,7 +8,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # The PostgreSQL run uses DATABASE_URL when it points at PostgreSQL, else the local server.
 PG_TEST_URL ?= $(if $(filter postgres%,$(DATABASE_URL)),$(DATABASE_URL),postgresql://postgres@127.0.0.1:5432/rocketdbaas)
-PYTEST_ARGS ?=
+# One test process per core, each with its own test database (pytest-django adds a suffix per
+# worker); a test file stays on one worker, so its module fixtures start once.
+PYTEST_ARGS ?= -n auto --dist loadfile
 
 .PHONY: run test lint types test-sqlite test-postgres test-deps demo bench clean runtime-packages
 

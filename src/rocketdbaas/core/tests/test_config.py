@@ -149,7 +149,12 @@ def _settings_in_a_new_process(tmp_path, expression: str, **env: str):
     script = f"import json, django; django.setup(); from django.conf import settings; print(json.dumps({expression}))"
     proc = subprocess.run(
         [sys.executable, "-c", script],
-        env={**os.environ, "ROCKETDBAAS_VAR_DIR": str(tmp_path), **env, "DJANGO_SETTINGS_MODULE": "rocketdbaas.settings"},
+        env={
+            **os.environ,
+            "ROCKETDBAAS_VAR_DIR": str(tmp_path),
+            **env,
+            "DJANGO_SETTINGS_MODULE": "rocketdbaas.settings",
+        },
         capture_output=True,
         text=True,
         cwd=tmp_path,

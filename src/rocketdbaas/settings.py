@@ -139,6 +139,7 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads it to send X-CSRFToken
 SESSION_COOKIE_SECURE = _values["SECURE_COOKIES"]
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _values["BEHIND_TLS_PROXY"] else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
 vars().update(environ.Env.email_url_config(_values["EMAIL_URL"]))

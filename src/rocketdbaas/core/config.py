@@ -151,6 +151,12 @@ class Config:
     ALLOWED_HOSTS = Setting(list, ["127.0.0.1", "localhost", "[::1]"], "host names the server answers to")
     CSRF_TRUSTED_ORIGINS = Setting(list, [], "e.g. `https://rocketdbaas.example.com` behind TLS")
     BASE_URL = Setting(str, "http://127.0.0.1:8000", "start of links in emails", pages=(README, CONTACTS))
+    BEHIND_TLS_PROXY = Setting(
+        bool,
+        False,
+        "the load balancer terminates TLS and sets `X-Forwarded-Proto` (it must overwrite any the "
+        "client sent)",
+    )
     SECURE_COOKIES = Setting(bool, False, "secure session/CSRF cookies (set behind HTTPS)")
     LOG_LEVEL = Setting(str, "INFO", "log level (logs carry the request id)")
     # Registering a fleet (POST clustersServers) sends thousands of servers in one body; Django's

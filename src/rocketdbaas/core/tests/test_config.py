@@ -189,3 +189,9 @@ def test_the_access_log_goes_to_stdout_unless_switched_off(settings):
     assert gunicorn_options("127.0.0.1", 8000, 2, 8, 120)["accesslog"] is None
     settings.WEB_ACCESS_LOG = "/var/log/rocketdbaas/access.log"
     assert gunicorn_options("127.0.0.1", 8000, 2, 8, 120)["accesslog"] == "/var/log/rocketdbaas/access.log"
+
+
+def test_behind_a_tls_proxy_requests_forwarded_as_https_are_secure(tmp_path):
+    assert _settings_in_a_new_process(tmp_path, "settings.SECURE_PROXY_SSL_HEADER") is None
+    header = _settings_in_a_new_process(tmp_path, "settings.SECURE_PROXY_SSL_HEADER", BEHIND_TLS_PROXY="true")
+    assert header == ["HTTP_X_FORWARDED_PROTO", "https"]
